@@ -1,0 +1,43 @@
+using static TorchSharp.torch;
+
+namespace Maskwork.Abstractions;
+
+/// <summary>
+/// Which tokens the encoder sees. <see cref="Visible"/> [B,Nv] and <see cref="Masked"/> [B,Nm] are
+/// disjoint int64 index sets that together cover every token of every sample.
+/// </summary>
+public sealed record MaskPlan(Tensor Visible, Tensor Masked)
+{
+    /// <summary>Optional subset of masked tokens the decoder must reconstruct [B,Nd] (VideoMAE V2 dual masking); null = all masked.</summary>
+    public Tensor? DecoderTargets { get; init; }
+
+    /// <summary>Visible tokens per sample.</summary>
+    public long VisibleCount => Visible.shape[1];
+
+    /// <summary>Masked tokens per sample.</summary>
+    public long MaskedCount => Masked.shape[1];
+
+    /// <summary>A plan that shows every token (used for features and probes).</summary>
+    public static MaskPlan None(long batch, long tokens, Device device)
+    {
+        var visible = arange(tokens, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, tokens);
+        return new MaskPlan(visible, empty(batch, 0, dtype: ScalarType.Int64, device: device));
+    }
+}
+
+/// <summary>
+/// What a masker may use: the step (for schedules), a seeded generator (every random choice comes
+/// from it: same seed, same masks) and optional guidance (a teacher's saliency, a caption).
+/// </summary>
+public sealed record MaskContext(long Step, Generator Generator)
+{
+    /// <summary>Optional per-token guidance [B,N], e.g. a saliency map.</summary>
+    public Tensor? Guidance { get; init; }
+}
+
+/// <summary>Chooses visible and masked tokens.</summary>
+public interface IMasker
+{
+    /// <summary>Plans the mask of one batch.</summary>
+    MaskPlan Plan(TokenBatch tokens, MaskContext context);
+}

@@ -1,0 +1,134 @@
+using System.Text.Json.Nodes;
+using static TorchSharp.torch;
+
+namespace Maskwork.Abstractions;
+
+/// <summary>Optimisation settings every recipe has (MAE's defaults; recipes override them).</summary>
+public sealed record TrainOptions
+{
+    /// <summary>Optimizer steps.</summary>
+    public int Steps { get; init; } = 1000;
+
+    /// <summary>Samples per micro-batch.</summary>
+    public int Batch { get; init; } = 128;
+
+    /// <summary>Micro-batches accumulated per optimizer step.</summary>
+    public int Accumulate { get; init; } = 1;
+
+    /// <summary>Base learning rate; the real one is blr · effective batch / 256.</summary>
+    public double BaseLr { get; init; } = 1.5e-4;
+
+    /// <summary>Absolute learning rate; when set it wins over <see cref="BaseLr"/>.</summary>
+    public double? Lr { get; init; }
+
+    /// <summary>Linear warm-up steps, then cosine decay to <see cref="MinLr"/>.</summary>
+    public int WarmupSteps { get; init; } = 100;
+
+    /// <summary>Floor of the cosine schedule.</summary>
+    public double MinLr { get; init; }
+
+    /// <summary>Decoupled weight decay (not applied to biases, norms, tokens, positional embeddings).</summary>
+    public double WeightDecay { get; init; } = 0.05;
+
+    /// <summary>Adam β1.</summary>
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>Adam β2.</summary>
+    public double Beta2 { get; init; } = 0.95;
+
+    /// <summary>Global gradient-norm clip; 0 disables.</summary>
+    public double ClipGrad { get; init; } = 1.0;
+
+    /// <summary>Write a checkpoint every this many steps (and at the end).</summary>
+    public int CheckpointEvery { get; init; } = 100;
+
+    /// <summary>Log a metrics row every this many steps.</summary>
+    public int LogEvery { get; init; } = 10;
+
+    /// <summary>Consecutive non-finite losses that stop the run.</summary>
+    public int MaxNonFiniteSteps { get; init; } = 20;
+}
+
+/// <summary>What a recipe builds: the four contracts for one job.</summary>
+public sealed record ModelParts(ITokenizer Tokenizer, IMasker Masker, IEncoder Encoder, IObjective Objective)
+{
+    /// <summary>Optional renderer of reconstruction pictures.</summary>
+    public IReconstructionRenderer? Renderer { get; init; }
+
+    /// <summary>Whether a probe classifies whole samples (pooled tokens) or single tokens (graph nodes).</summary>
+    public ProbeLevel ProbeLevel { get; init; } = ProbeLevel.Sample;
+}
+
+/// <summary>The unit a probe classifies.</summary>
+public enum ProbeLevel
+{
+    /// <summary>One label per sample; features are mean-pooled tokens.</summary>
+    Sample,
+
+    /// <summary>One label per token (graph nodes).</summary>
+    Token,
+}
+
+/// <summary>Renders input | masked | reconstruction rows to an RGB picture.</summary>
+public interface IReconstructionRenderer
+{
+    /// <summary>Returns an RGB8 image (height, width, pixels) for the batch.</summary>
+    (int Height, int Width, byte[] Rgb) Render(TokenBatch tokens, MaskPlan plan, Tensor reconstruction, ITokenizer tokenizer);
+}
+
+/// <summary>Everything a recipe needs when it builds its parts.</summary>
+/// <param name="Device">Where tensors live.</param>
+/// <param name="Data">The data the job reads (a tokenizer may size itself from it).</param>
+public sealed record BuildContext(Device Device, DataSpec Data);
+
+/// <summary>
+/// A named composition with defaults (<c>image/mae</c>): data, training options and model options.
+/// Model options are a plain record; the host serialises it to JSON (snake_case), applies job-file and
+/// <c>--set model.k=v</c> overrides, and hands the result back to <see cref="Build"/>.
+/// </summary>
+public interface IRecipe
+{
+    /// <summary><c>&lt;plugin-id&gt;/&lt;name&gt;</c>.</summary>
+    string Name { get; }
+
+    /// <summary>One line for humans.</summary>
+    string Description { get; }
+
+    /// <summary>Data spec used when the job names none.</summary>
+    string DefaultData { get; }
+
+    /// <summary>Reader options that follow from resolved model options (image size, channels); <c>--set data.k=v</c> overrides them.</summary>
+    IReadOnlyDictionary<string, string> DataOptions(object options);
+
+    /// <summary>Optimisation defaults.</summary>
+    TrainOptions Training { get; }
+
+    /// <summary>The model options record's type.</summary>
+    Type OptionsType { get; }
+
+    /// <summary>Default model options (an instance of <see cref="OptionsType"/>).</summary>
+    object DefaultOptions { get; }
+
+    /// <summary>Builds the parts from resolved options (an instance of <see cref="OptionsType"/>).</summary>
+    ModelParts Build(object options, BuildContext context);
+}
+
+/// <summary>Snake-case JSON helpers shared by host and plugins so option files look the same everywhere.</summary>
+public static class OptionsJson
+{
+    /// <summary>The serializer settings for options records.</summary>
+    public static readonly System.Text.Json.JsonSerializerOptions Settings = new()
+    {
+        PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>Serialises an options record to a JSON object.</summary>
+    public static JsonObject ToJson(object options) =>
+        System.Text.Json.JsonSerializer.SerializeToNode(options, options.GetType(), Settings)!.AsObject();
+
+    /// <summary>Reads an options record back.</summary>
+    public static object FromJson(JsonObject json, Type type) =>
+        System.Text.Json.JsonSerializer.Deserialize(json, type, Settings) ?? throw new InvalidOperationException($"null options for {type.Name}");
+}

@@ -1,0 +1,62 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Maskwork.Abstractions;
+
+namespace Maskwork.Backend.Data;
+
+/// <summary>
+/// Prepares batches on a background thread, a bounded number ahead, so reading, augmentation and
+/// collation overlap the training step. <see cref="WaitSeconds"/> is how long the consumer waited.
+/// </summary>
+public sealed class BatchPrefetcher<T> : IDisposable
+{
+    readonly BlockingCollection<T> queue;
+    readonly CancellationTokenSource cts = new();
+    readonly Task producer;
+    readonly Stopwatch wait = new();
+
+    public BatchPrefetcher(Func<long, T> make, long firstBatch, int capacity = 4)
+    {
+        queue = new BlockingCollection<T>(capacity);
+        producer = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                for (long k = firstBatch; !cts.IsCancellationRequested; k++) queue.Add(make(k), cts.Token);
+            }
+            catch (OperationCanceledException) { }
+            finally { queue.CompleteAdding(); }
+        }, TaskCreationOptions.LongRunning);
+    }
+
+    public double WaitSeconds => wait.Elapsed.TotalSeconds;
+
+    public T Next()
+    {
+        wait.Start();
+        try
+        {
+            if (queue.TryTake(out var item, Timeout.Infinite)) return item;
+            producer.GetAwaiter().GetResult(); // surfaces the producer's exception
+            throw new InvalidOperationException("the batch producer stopped");
+        }
+        finally { wait.Stop(); }
+    }
+
+    public void Dispose()
+    {
+        cts.Cancel();
+        try { producer.Wait(TimeSpan.FromSeconds(10)); } catch (AggregateException) { }
+        cts.Dispose();
+        queue.Dispose();
+    }
+}
+
+/// <summary>An in-memory dataset with its batch order.</summary>
+public sealed class SampleSet(IReadOnlyList<Sample> samples)
+{
+    public IReadOnlyList<Sample> Samples { get; } = samples;
+    public int Count => Samples.Count;
+
+    public IReadOnlyList<Sample> Batch(BatchOrder order, long k) => order.Indices(k).Select(i => Samples[i]).ToArray();
+}

@@ -1,0 +1,29 @@
+using Maskwork.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Maskwork.Backend.Training;
+
+/// <summary>The trainable whole: a recipe's encoder and objective as one module, so parameters, state and checkpoints have one home.</summary>
+public sealed class MaskedModel : nn.Module
+{
+    readonly nn.Module encoder;
+    readonly nn.Module objective;
+
+    public MaskedModel(ModelParts parts) : base(nameof(MaskedModel))
+    {
+        Parts = parts;
+        encoder = parts.Encoder as nn.Module ?? throw new ArgumentException($"encoder {parts.Encoder.GetType().Name} must be a torch.nn.Module");
+        objective = parts.Objective as nn.Module ?? throw new ArgumentException($"objective {parts.Objective.GetType().Name} must be a torch.nn.Module");
+        RegisterComponents();
+    }
+
+    public ModelParts Parts { get; }
+
+    /// <summary>Names of parameters that must not be weight-decayed: biases, norms, tokens and positional tables (MAE).</summary>
+    public static bool Decays(string name, Tensor value) =>
+        value.dim() >= 2 && !name.Contains("token", StringComparison.OrdinalIgnoreCase) && !name.Contains("pos", StringComparison.OrdinalIgnoreCase);
+
+    public ObjectiveResult Forward(TokenBatch tokens, MaskPlan plan) =>
+        Parts.Objective.Compute(tokens, plan, Parts.Encoder.Encode(tokens, plan));
+}

@@ -1,0 +1,93 @@
+using Maskwork.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+using TorchDevice = TorchSharp.torch.Device;
+
+namespace Maskwork.Backend.Training;
+
+/// <summary>Settings of the linear probe (softmax regression on frozen, standardised features).</summary>
+public sealed record LinearProbeOptions(int Epochs = 30, int Batch = 256, double Lr = 1e-3, double WeightDecay = 1e-4);
+
+/// <summary>Probes on frozen features: linear (softmax regression) and k-NN (cosine, temperature-weighted votes).</summary>
+public static class Probe
+{
+    /// <summary>Mean-pooled encoder features [N,D] of every sample, all tokens visible, no gradients.</summary>
+    public static Tensor Features(ModelParts parts, IReadOnlyList<Sample> samples, TorchDevice device, ScalarType precision, int batch = 256, IProgress<int>? progress = null)
+    {
+        var chunks = new List<Tensor>();
+        using var _ = no_grad();
+        using var __ = Device.Precision.Use(precision);
+        (parts.Encoder as nn.Module)?.eval();
+        for (int i = 0; i < samples.Count; i += batch)
+        {
+            using var scope = NewDisposeScope();
+            var slice = samples.Skip(i).Take(batch).ToList();
+            var tokens = parts.Tokenizer.Tokenize(slice, device);
+            var encoded = parts.Encoder.Encode(tokens, MaskPlan.None(tokens.BatchSize, tokens.TokenCount, device));
+            chunks.Add(encoded.Latent.to_type(ScalarType.Float32).mean([1L]).cpu().MoveToOuterDisposeScope());
+            progress?.Report(Math.Min(samples.Count, i + batch));
+        }
+        var all = cat(chunks, 0);
+        foreach (var c in chunks) c.Dispose();
+        return all;
+    }
+
+    /// <summary>Trains softmax regression on <paramref name="trainX"/> and returns accuracy on <paramref name="testX"/>.</summary>
+    public static double Linear(Tensor trainX, long[] trainY, Tensor testX, long[] testY, long seed, LinearProbeOptions? options = null)
+    {
+        options ??= new LinearProbeOptions();
+        using var scope = NewDisposeScope();
+        manual_seed(seed);
+        int classes = (int)Math.Max(trainY.Max(), testY.Max()) + 1;
+        var mean = trainX.mean([0L], keepdim: true);
+        var std = trainX.std(0, keepdim: true) + 1e-6;
+        var xTrain = (trainX - mean) / std;
+        var xTest = (testX - mean) / std;
+        var yTrain = tensor(trainY);
+        var head = nn.Linear(trainX.shape[1], classes);
+        var optimizer = optim.AdamW(head.parameters(), options.Lr, weight_decay: options.WeightDecay);
+        long n = xTrain.shape[0];
+        int steps = options.Epochs * (int)Math.Ceiling(n / (double)options.Batch), step = 0;
+        var rng = new Generator((ulong)seed);
+        for (int epoch = 0; epoch < options.Epochs; epoch++)
+        {
+            var perm = randperm(n, generator: rng);
+            for (long i = 0; i < n; i += options.Batch)
+            {
+                using var inner = NewDisposeScope();
+                foreach (var g in optimizer.ParamGroups) g.LearningRate = options.Lr * 0.5 * (1 + Math.Cos(Math.PI * step / steps));
+                var idx = perm.narrow(0, i, Math.Min(options.Batch, n - i));
+                var loss = nn.functional.cross_entropy(head.forward(xTrain.index_select(0, idx)), yTrain.index_select(0, idx));
+                optimizer.zero_grad();
+                loss.backward();
+                optimizer.step();
+                step++;
+            }
+        }
+        using var _ = no_grad();
+        var predicted = head.forward(xTest).argmax(1);
+        return predicted.eq(tensor(testY)).to_type(ScalarType.Float32).mean().item<float>();
+    }
+
+    /// <summary>k-NN on cosine similarity with exp(sim/τ) weighted votes (as in DINO's evaluation).</summary>
+    public static double Knn(Tensor trainX, long[] trainY, Tensor testX, long[] testY, int k = 20, double temperature = 0.07)
+    {
+        using var scope = NewDisposeScope();
+        int classes = (int)Math.Max(trainY.Max(), testY.Max()) + 1;
+        var train = nn.functional.normalize(trainX, dim: 1);
+        var test = nn.functional.normalize(testX, dim: 1);
+        var labels = tensor(trainY);
+        k = (int)Math.Min(k, train.shape[0]);
+        long correct = 0;
+        for (long i = 0; i < test.shape[0]; i += 1024)
+        {
+            using var inner = NewDisposeScope();
+            var chunk = test.narrow(0, i, Math.Min(1024, test.shape[0] - i));
+            var (sim, idx) = chunk.matmul(train.T).topk(k, dim: 1);
+            var votes = zeros(chunk.shape[0], classes).scatter_add_(1, labels[idx], (sim / temperature).exp());
+            var truth = tensor(testY.AsSpan((int)i, (int)chunk.shape[0]).ToArray());
+            correct += votes.argmax(1).eq(truth).sum().item<long>();
+        }
+        return correct / (double)test.shape[0];
+    }
+}

@@ -1,0 +1,61 @@
+using Maskwork.Abstractions;
+using Maskwork.Backend.Data;
+using Maskwork.Host.Cli;
+using Maskwork.Host.Data;
+
+namespace Maskwork.Host.Commands;
+
+/// <summary><c>inspect</c> and <c>ingest</c>: what a reader sees, and raw files → Parquet.</summary>
+public sealed class DataCommands(Workspace workspace)
+{
+    public async Task<int> InspectAsync(CommandLine cl, Output output, CancellationToken ct)
+    {
+        var spec = ParseSpec(cl.Value("data")!, cl.Values("set"));
+        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, failFast: false, ct, limit: cl.Int("limit"));
+        var shapes = data.Samples.GroupBy(s => string.Join('x', s.Shape)).OrderByDescending(g => g.Count())
+            .ToDictionary(g => g.Key, g => g.Count());
+        var labels = data.Samples.Where(s => s.Label is not null).Select(s => s.Label!.Value).Distinct().Count();
+        var splits = data.Samples.GroupBy(s => s.Split ?? "none").ToDictionary(g => g.Key, g => g.Count());
+        var errors = data.Issues.Items.Select(e => new { file = e.File, reason = e.Reason }).ToList();
+        output.Result(new
+        {
+            reader = data.Reader.Name, path = spec.Path, samples = data.Samples.Count, skipped = data.Issues.Count, errors, shape = shapes,
+            classes = labels, splits,
+        }, () =>
+            $"{data.Reader.Name} {spec.Path}: {data.Samples.Count} samples, {data.Issues.Count} skipped, {labels} classes\n" +
+            $"  shapes: {string.Join(", ", shapes.Select(kv => $"{kv.Key} ×{kv.Value}"))}\n" +
+            $"  splits: {string.Join(", ", splits.Select(kv => $"{kv.Key} {kv.Value}"))}" +
+            string.Concat(errors.Select(e => $"\n  skipped {e.file}: {e.reason}")));
+        return 0;
+    }
+
+    public async Task<int> IngestAsync(CommandLine cl, Output output, CancellationToken ct)
+    {
+        var spec = new DataSpec(cl.Value("reader")!, cl.Value("in")!) { Options = Options(cl.Values("set")) };
+        var reader = DataLoading.ReaderFor(spec, workspace.Catalog.Registry);
+        var issues = new DataIssueLog(workspace.Options.FailOnBadInput);
+        string outFolder = cl.Value("out")!;
+        var progress = new Progress("ingest", 0);
+        int count;
+        try { count = await SampleParquet.WriteAsync(outFolder, reader.ReadAsync(spec, issues, ct), ct, new Progress<int>(n => progress.Report(n, "samples"))); }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException or ArgumentException) { throw new CommandException(e.Message); }
+        foreach (var (file, reason) in issues.Items) Console.Error.WriteLine($"skipped {file}: {reason}");
+        output.Result(new { reader = reader.Name, out_path = Path.GetFullPath(outFolder), samples = count, skipped = issues.Count },
+            () => $"wrote {count} samples to {outFolder} ({issues.Count} skipped); read them with --data parquet:{outFolder}");
+        return 0;
+    }
+
+    static DataSpec ParseSpec(string text, IReadOnlyList<string> sets) => DataSpec.Parse(text) with { Options = Options(sets) };
+
+    static Dictionary<string, string> Options(IReadOnlyList<string> sets)
+    {
+        var options = new Dictionary<string, string>();
+        foreach (var s in sets)
+        {
+            int eq = s.IndexOf('=');
+            if (eq <= 0 || !s.StartsWith("data.", StringComparison.Ordinal)) throw new UsageException($"--set here takes data.<name>=<value>, got '{s}'");
+            options[s[5..eq]] = s[(eq + 1)..];
+        }
+        return options;
+    }
+}

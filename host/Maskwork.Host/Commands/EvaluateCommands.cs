@@ -1,0 +1,100 @@
+using Maskwork.Abstractions;
+using Maskwork.Backend.Training;
+using Maskwork.Host.Cli;
+using Maskwork.Host.Data;
+using Maskwork.Host.Runs;
+using Parquet.Serialization;
+using static TorchSharp.torch;
+
+namespace Maskwork.Host.Commands;
+
+/// <summary><c>probe</c>, <c>embed</c> and <c>reconstruct</c>: use a run's encoder.</summary>
+public sealed class EvaluateCommands(Workspace workspace)
+{
+    public async Task<int> ProbeAsync(CommandLine cl, Output output, CancellationToken ct)
+    {
+        var run = RunFolder.Open(cl.Value("run")!);
+        string method = cl.Value("method") ?? "linear";
+        if (method is not ("linear" or "knn")) throw new UsageException($"--method must be linear or knn, got '{method}'");
+        bool randomInit = cl.Flag("random-init");
+        var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit);
+        var spec = (cl.Value("data") is { } d ? DataSpec.Parse(d) : job.DataSpec()) with { Options = job.DataOptions };
+        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
+        var (train, test) = Split(data.Samples.Where(s => s.Label is not null).ToList());
+        if (train.Count == 0 || test.Count == 0)
+            throw new CommandException($"{spec} has no labelled {(train.Count == 0 ? "train" : "test")} samples; a probe needs labels (sub-folder names for image-folder)");
+
+        var progress = new Progress("features", train.Count + test.Count);
+        var trainX = Probe.Features(model.Parts, train, device, precision, progress: new Progress<int>(n => progress.Report(n)));
+        var testX = Probe.Features(model.Parts, test, device, precision, progress: new Progress<int>(n => progress.Report(train.Count + n)));
+        long[] trainY = train.Select(s => (long)s.Label!.Value).ToArray(), testY = test.Select(s => (long)s.Label!.Value).ToArray();
+        double accuracy = method == "linear" ? Probe.Linear(trainX, trainY, testX, testY, job.Seed) : Probe.Knn(trainX, trainY, testX, testY);
+        run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
+        output.Result(new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit },
+            () => $"{method} probe{(randomInit ? " (random init)" : "")}: accuracy {accuracy:P2} on {test.Count} test samples ({train.Count} train)");
+        return 0;
+    }
+
+    /// <summary>The source's own train/test split when it has one, else a deterministic 80/20 split by source name.</summary>
+    static (List<Sample> Train, List<Sample> Test) Split(List<Sample> samples)
+    {
+        if (samples.Any(s => s.Split == "test"))
+            return (samples.Where(s => s.Split is null or "train").ToList(), samples.Where(s => s.Split == "test").ToList());
+        bool IsTest(Sample s) => (uint)StableHash(s.Source) % 5 == 0;
+        return (samples.Where(s => !IsTest(s)).ToList(), samples.Where(IsTest).ToList());
+    }
+
+    static int StableHash(string s)
+    {
+        unchecked
+        {
+            int h = (int)2166136261;
+            foreach (char c in s) h = (h ^ c) * 16777619;
+            return h;
+        }
+    }
+
+    public sealed class EmbeddingRow
+    {
+        public string Source { get; set; } = "";
+        public int? Label { get; set; }
+        public string? Split { get; set; }
+        public float[] Embedding { get; set; } = [];
+    }
+
+    public async Task<int> EmbedAsync(CommandLine cl, Output output, CancellationToken ct)
+    {
+        var run = RunFolder.Open(cl.Value("run")!);
+        var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit: false);
+        var spec = DataSpec.Parse(cl.Value("data")!) with { Options = job.DataOptions };
+        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
+        var progress = new Progress("embed", data.Samples.Count);
+        using var features = Probe.Features(model.Parts, data.Samples, device, precision, progress: new Progress<int>(n => progress.Report(n)));
+        long dim = features.shape[1];
+        var flat = features.contiguous().data<float>().ToArray();
+        var rows = data.Samples.Select((s, i) => new EmbeddingRow { Source = s.Source, Label = s.Label, Split = s.Split, Embedding = flat.AsSpan(i * (int)dim, (int)dim).ToArray() }).ToList();
+        string outPath = cl.Value("out")!;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        await using (var fs = File.Create(outPath + ".tmp")) await ParquetSerializer.SerializeAsync(rows, fs, cancellationToken: ct);
+        File.Move(outPath + ".tmp", outPath, true);
+        output.Result(new { run = run.Path, out_path = Path.GetFullPath(outPath), samples = rows.Count, dim, skipped = data.Issues.Count },
+            () => $"wrote {rows.Count} embeddings of width {dim} to {outPath}");
+        return 0;
+    }
+
+    public async Task<int> ReconstructAsync(CommandLine cl, Output output, CancellationToken ct)
+    {
+        var run = RunFolder.Open(cl.Value("run")!);
+        var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit: false);
+        int count = cl.Int("count") ?? 8;
+        if (count <= 0) throw new UsageException("--count must be positive");
+        var spec = (cl.Value("data") is { } d ? DataSpec.Parse(d) : job.DataSpec("test")) with { Options = job.DataOptions };
+        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct, limit: count);
+        if (data.Samples.Count == 0) throw new CommandException($"{spec} produced no samples");
+        if (model.Parts.Renderer is null) throw new CommandException($"recipe {job.Recipe} has no reconstruction renderer");
+        string outPath = cl.Value("out")!;
+        TrainCommand.RenderReconstructions(model, 0, data.Samples, job.Seed, device, precision, outPath, count);
+        output.Result(new { run = run.Path, out_path = Path.GetFullPath(outPath), count = data.Samples.Count }, () => $"wrote {outPath}");
+        return 0;
+    }
+}

@@ -1,0 +1,58 @@
+using Maskwork.Abstractions;
+using Maskwork.Backend.Device;
+using Maskwork.Backend.Training;
+using Maskwork.Host.Cli;
+using Maskwork.Host.Plugins;
+using Maskwork.Host.Runs;
+using Microsoft.Extensions.Options;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Maskwork.Host.Commands;
+
+/// <summary>What every command shares: settings, the plugin catalog, and turning a run folder back into a model.</summary>
+public sealed class Workspace(IOptions<MaskworkOptions> options, PluginCatalog catalog)
+{
+    public MaskworkOptions Options => options.Value;
+    public PluginCatalog Catalog => catalog;
+
+    /// <summary>Loads libtorch, sets threads and resolves the device, or fails with the diagnosis.</summary>
+    public Device Device(string choice)
+    {
+        if (!TorchRuntime.TryLoad(out var detail)) throw new CommandException(detail + " Run `maskwork doctor` for details.");
+        int threads = Options.Threads > 0 ? Options.Threads : Environment.ProcessorCount;
+        if (get_num_threads() != threads) set_num_threads(threads);
+        try { return TorchRuntime.Select(choice); }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException) { throw new CommandException(e.Message); }
+    }
+
+    public IRecipe Recipe(string name) => catalog.Registry.Recipe(name) ?? throw new CommandException(
+        $"recipe '{name}' is not available: its plugin is missing or failed to load. Plugin folders searched: {string.Join(", ", catalog.SearchedFolders)}. See `maskwork plugins`.");
+
+    /// <summary>Builds a run's model exactly as pretraining did (same seed, same options); loads its newest checkpoint unless <paramref name="randomInit"/>.</summary>
+    public (JobConfig Job, IRecipe Recipe, MaskedModel Model, Device Device, ScalarType Precision) OpenModel(RunFolder run, bool randomInit, string? device = null)
+    {
+        var job = JobConfig.Load(run.Config);
+        var recipe = Recipe(job.Recipe);
+        var dev = Device(device ?? job.Device);
+        var precision = Precision.Parse(job.Precision);
+        manual_seed(job.Seed);
+        var parts = recipe.Build(job.ModelOptions(recipe), new BuildContext(dev, job.DataSpec()));
+        var model = new MaskedModel(parts);
+        if (!randomInit)
+        {
+            string path = run.NewestCheckpoint() ?? throw new CommandException($"{run.Path} has no checkpoint yet; pretrain or resume it first");
+            try
+            {
+                var (_, tensors) = Checkpoint.Load(path);
+                var state = model.state_dict();
+                Checkpoint.Restore(path, tensors, state.Select(kv => ("model." + kv.Key, kv.Value)));
+                foreach (var t in tensors.Values) t.Dispose();
+            }
+            catch (CheckpointException e) { throw new CommandException(e.Message); }
+        }
+        model.to(dev);
+        model.eval();
+        return (job, recipe, model, dev, precision);
+    }
+}

@@ -1,0 +1,69 @@
+using System.Globalization;
+using Maskwork.Abstractions;
+using Maskwork.Backend.Masking;
+using Maskwork.Backend.Nn;
+using Maskwork.Backend.Objectives;
+using Maskwork.Plugins.Image.Tokenization;
+
+namespace Maskwork.Plugins.Image.Recipes;
+
+/// <summary>Model options of the image MAE recipes (JSON: snake_case, e.g. <c>--set model.mask_ratio=0.75</c>).</summary>
+public sealed record ImageMaeOptions
+{
+    /// <summary>Square input side; readers resize/crop to it.</summary>
+    public int Size { get; init; } = 28;
+    /// <summary>1 (grey) or 3 (RGB); readers convert to it.</summary>
+    public int Channels { get; init; } = 1;
+    public int Patch { get; init; } = 4;
+    public float[] Mean { get; init; } = [0.2860f];
+    public float[] Std { get; init; } = [0.3530f];
+    public int EncoderDim { get; init; } = 128;
+    public int EncoderDepth { get; init; } = 6;
+    public int EncoderHeads { get; init; } = 4;
+    public int DecoderDim { get; init; } = 64;
+    public int DecoderDepth { get; init; } = 2;
+    public int DecoderHeads { get; init; } = 4;
+    public double MaskRatio { get; init; } = 0.6;
+    /// <summary>Predict per-patch normalised pixels (MAE's norm-pix loss).</summary>
+    public bool NormPix { get; init; } = true;
+}
+
+/// <summary>
+/// MAE on images. The default is sized for a 2-core CPU: a plain-PyTorch MAE measured here reached a
+/// 0.821 linear probe (0.686 random init) on Fashion-MNIST with 128-d × 6 blocks at mask ratio 0.6,
+/// while the paper-like 192-d × 12 at 0.75 barely moved in the same budget.
+/// </summary>
+public sealed class ImageMaeRecipe(string name, string description, bool block) : IRecipe
+{
+    public string Name { get; } = name;
+    public string Description { get; } = description;
+    public string DefaultData => "fashion-mnist";
+    public Type OptionsType => typeof(ImageMaeOptions);
+    public object DefaultOptions { get; } = new ImageMaeOptions();
+
+    public TrainOptions Training { get; } = new()
+    {
+        Steps = 2000, Batch = 128, BaseLr = 2e-3, WarmupSteps = 100, WeightDecay = 0.05, Beta1 = 0.9, Beta2 = 0.95,
+        ClipGrad = 1.0, CheckpointEvery = 200, LogEvery = 10,
+    };
+
+    public IReadOnlyDictionary<string, string> DataOptions(object options)
+    {
+        var o = (ImageMaeOptions)options;
+        return new Dictionary<string, string>
+        {
+            ["size"] = o.Size.ToString(CultureInfo.InvariantCulture),
+            ["channels"] = o.Channels.ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
+    public ModelParts Build(object options, BuildContext context)
+    {
+        var o = (ImageMaeOptions)options;
+        var tokenizer = new PatchTokenizer(o.Patch, o.Channels, o.Size, o.Mean, o.Std);
+        IMasker masker = block ? new BlockMasker(o.MaskRatio) : new RandomMasker(o.MaskRatio);
+        var encoder = new VitEncoder(tokenizer.TokenDim, new TransformerShape(o.EncoderDim, o.EncoderDepth, o.EncoderHeads));
+        var objective = new MaeObjective(o.EncoderDim, tokenizer.TokenDim, new TransformerShape(o.DecoderDim, o.DecoderDepth, o.DecoderHeads), o.NormPix);
+        return new ModelParts(tokenizer, masker, encoder, objective) { Renderer = new ImageRenderer() };
+    }
+}
