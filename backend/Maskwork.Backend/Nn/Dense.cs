@@ -1,4 +1,4 @@
-using Maskwork.Backend.Device;
+using Maskwork.Backend.Devices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

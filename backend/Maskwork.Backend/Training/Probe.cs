@@ -16,7 +16,7 @@ public static class Probe
     {
         var chunks = new List<Tensor>();
         using var _ = no_grad();
-        using var __ = Device.Precision.Use(precision);
+        using var __ = Devices.Precision.Use(precision);
         (parts.Encoder as nn.Module)?.eval();
         for (int i = 0; i < samples.Count; i += batch)
         {

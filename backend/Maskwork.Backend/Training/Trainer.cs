@@ -82,7 +82,7 @@ public sealed class Trainer : IDisposable
     {
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
-        using var precision = Device.Precision.Use(setup.Precision);
+        using var precision = Devices.Precision.Use(setup.Precision);
         double lr = schedule.At(Step);
         double lossSum = 0;
         bool finite = true;
@@ -141,7 +141,7 @@ public sealed class Trainer : IDisposable
     {
         Step = Step, Seed = setup.Seed, OptimizerSteps = Optimizer.StepCount, SamplesSeen = SamplesSeen,
         NonFiniteSteps = NonFiniteSteps, SkippedSamples = skippedSamples, Recipe = setup.Recipe,
-        Precision = Device.Precision.Name(setup.Precision),
+        Precision = Devices.Precision.Name(setup.Precision),
     };
 
     public void Save(string path, long skippedSamples) => Checkpoint.Save(path, State(skippedSamples), StateTensors());

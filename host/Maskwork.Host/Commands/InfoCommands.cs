@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Maskwork.Abstractions;
-using Maskwork.Backend.Device;
+using Maskwork.Backend.Devices;
 using Maskwork.Host.Cli;
 using static TorchSharp.torch;
 

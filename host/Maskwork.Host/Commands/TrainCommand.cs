@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Data;
-using Maskwork.Backend.Device;
+using Maskwork.Backend.Devices;
 using Maskwork.Backend.Training;
 using Maskwork.Backend.Visuals;
 using Maskwork.Host.Cli;

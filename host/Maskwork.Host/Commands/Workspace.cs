@@ -1,5 +1,5 @@
 using Maskwork.Abstractions;
-using Maskwork.Backend.Device;
+using Maskwork.Backend.Devices;
 using Maskwork.Backend.Training;
 using Maskwork.Host.Cli;
 using Maskwork.Host.Plugins;

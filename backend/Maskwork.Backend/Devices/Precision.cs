@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Maskwork.Backend.Device;
+namespace Maskwork.Backend.Devices;
 
 /// <summary>
 /// Mixed precision without autocast: matmuls and attention run in <see cref="Compute"/> (bf16 when

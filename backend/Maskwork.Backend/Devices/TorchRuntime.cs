@@ -3,7 +3,7 @@ using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Maskwork.Backend.Device;
+namespace Maskwork.Backend.Devices;
 
 /// <summary>Loads libtorch once, says plainly why when it cannot, and picks the device.</summary>
 public static class TorchRuntime
