@@ -38,8 +38,8 @@ public sealed class EvaluateCommands(Workspace workspace)
     /// <summary>The source's own train/test split when it has one, else a deterministic 80/20 split by source name.</summary>
     static (List<Sample> Train, List<Sample> Test) Split(List<Sample> samples)
     {
-        if (samples.Any(s => s.Split == "test"))
-            return (samples.Where(s => s.Split is null or "train").ToList(), samples.Where(s => s.Split == "test").ToList());
+        var own = (Train: samples.Where(s => s.Split is null or "train").ToList(), Test: samples.Where(s => s.Split == "test").ToList());
+        if (own.Train.Count > 0 && own.Test.Count > 0) return own;
         bool IsTest(Sample s) => (uint)StableHash(s.Source) % 5 == 0;
         return (samples.Where(s => !IsTest(s)).ToList(), samples.Where(IsTest).ToList());
     }

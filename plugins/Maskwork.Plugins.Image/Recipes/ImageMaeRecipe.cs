@@ -14,7 +14,7 @@ public sealed record ImageMaeOptions
     public int Size { get; init; } = 28;
     /// <summary>1 (grey) or 3 (RGB); readers convert to it.</summary>
     public int Channels { get; init; } = 1;
-    public int Patch { get; init; } = 4;
+    public int Patch { get; init; } = 7;
     public float[] Mean { get; init; } = [0.2860f];
     public float[] Std { get; init; } = [0.3530f];
     public int EncoderDim { get; init; } = 128;
@@ -29,9 +29,10 @@ public sealed record ImageMaeOptions
 }
 
 /// <summary>
-/// MAE on images. The default is sized for a 2-core CPU: a plain-PyTorch MAE measured here reached a
-/// 0.821 linear probe (0.686 random init) on Fashion-MNIST with 128-d × 6 blocks at mask ratio 0.6,
-/// while the paper-like 192-d × 12 at 0.75 barely moved in the same budget.
+/// MAE on images. The default is sized for a 2-core CPU: 128-d × 6 blocks at mask ratio 0.6 (a
+/// plain-PyTorch MAE measured here learned far more with that than with the paper-like 192-d × 12 at
+/// 0.75 in the same budget) on 7×7 patches (16 tokens for 28×28), 2,000 steps of 128: about three
+/// minutes on two cores, linear probe ≈ 0.83 vs ≈ 0.73 for the same encoder at random init.
 /// </summary>
 public sealed class ImageMaeRecipe(string name, string description, bool block) : IRecipe
 {

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Maskwork.Host.Tests;
+
+/// <summary>Runs the real `maskwork` executable from the host's build folder.</summary>
+public static class MaskworkProcess
+{
+#if DEBUG
+    const string Configuration = "Debug";
+#else
+    const string Configuration = "Release";
+#endif
+
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string HostFolder => Path.Combine(RepoRoot, "host", "Maskwork.Host", "bin", Configuration, "net10.0");
+
+    static string FindRepoRoot()
+    {
+        var d = new DirectoryInfo(AppContext.BaseDirectory);
+        while (d is not null && !File.Exists(Path.Combine(d.FullName, "Platform.sln"))) d = d.Parent;
+        return d?.FullName ?? throw new InvalidOperationException("Platform.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        /// <summary>The JSON object on the last stdout line.</summary>
+        public JsonElement Json()
+        {
+            var last = Stdout.TrimEnd().Split('\n')[^1];
+            return JsonDocument.Parse(last).RootElement;
+        }
+
+        public override string ToString() => $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
+    }
+
+    public static Process Start(string hostFolder, IEnumerable<string> args, string? workingDirectory = null)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
+        };
+        psi.ArgumentList.Add(Path.Combine(hostFolder, "maskwork.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    public static Result Run(params string[] args) => RunIn(HostFolder, args);
+
+    public static Result RunIn(string hostFolder, params string[] args)
+    {
+        using var p = Start(hostFolder, args);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(true); throw new TimeoutException("maskwork " + string.Join(' ', args)); }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>A copy of the host folder made of symlinks, without its plugins/ folder.</summary>
+    public static string HostWithoutPlugins(string target)
+    {
+        Directory.CreateDirectory(target);
+        foreach (var entry in Directory.EnumerateFileSystemEntries(HostFolder))
+        {
+            string name = Path.GetFileName(entry);
+            if (name == "plugins") continue;
+            string link = Path.Combine(target, name);
+            if (Directory.Exists(entry)) Directory.CreateSymbolicLink(link, entry);
+            else File.CreateSymbolicLink(link, entry);
+        }
+        return target;
+    }
+}
