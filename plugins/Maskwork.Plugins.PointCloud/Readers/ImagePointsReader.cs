@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Runtime.CompilerServices;
+using Maskwork.Abstractions;
+
+namespace Maskwork.Plugins.PointCloud.Readers;
+
+/// <summary>
+/// <c>fashion-mnist-points</c> / <c>mnist-points</c>: MNIST-family IDX images as labelled point
+/// clouds, the plugin's benchmark data. Every pixel brighter than <c>data.threshold</c> (default
+/// 0.25, on a 0–1 scale) becomes a point (x, y, intensity) with x, y in [−1, 1] (y up); 10 classes;
+/// splits train (60,000) and test (10,000). Files are looked up in the spec's path, then
+/// <c>$MASKWORK_DATA/&lt;name&gt;</c>, then <c>/usr/share/datasets/&lt;name&gt;</c>.
+/// </summary>
+public sealed class ImagePointsReader(string name, string folderName) : IDatasetReader
+{
+    public string Name { get; } = name;
+    public string Description => $"{folderName} IDX images as (x, y, intensity) point clouds of the pixels above data.threshold; split train|test";
+
+    public async IAsyncEnumerable<Sample> ReadAsync(DataSpec spec, IDataIssues issues, [EnumeratorCancellation] CancellationToken ct)
+    {
+        string text = spec.Option("threshold", "0.25");
+        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float threshold) || threshold is < 0 or >= 1)
+            throw new ArgumentException($"data.threshold must be a number in [0, 1), got '{text}'");
+        var folders = new List<string>();
+        if (spec.Path.Length > 0) folders.Add(spec.Path);
+        if (Environment.GetEnvironmentVariable("MASKWORK_DATA") is { Length: > 0 } root) folders.Add(Path.Combine(root, folderName));
+        folders.Add(Path.Combine("/usr/share/datasets", folderName));
+        string folder = folders.FirstOrDefault(f => Find(f, "train-images-idx3-ubyte") is not null || Find(f, "t10k-images-idx3-ubyte") is not null)
+            ?? throw new DirectoryNotFoundException($"{Name}: no IDX files in {string.Join(", ", folders)}; set MASKWORK_DATA or pass --data {Name}:<folder>");
+        foreach (var (prefix, split) in new[] { ("train", "train"), ("t10k", "test") })
+        {
+            if (spec.Split is not null && spec.Split != split) continue;
+            string? imagesPath = Find(folder, $"{prefix}-images-idx3-ubyte"), labelsPath = Find(folder, $"{prefix}-labels-idx1-ubyte");
+            if (imagesPath is null || labelsPath is null) continue;
+            byte[] images, labels;
+            try { images = await ReadAllAsync(imagesPath, ct); labels = await ReadAllAsync(labelsPath, ct); }
+            catch (InvalidDataException e) { issues.Skip(imagesPath, $"cannot decompress: {e.Message}"); continue; }
+            static int Be(byte[] b, int o) => b[o] << 24 | b[o + 1] << 16 | b[o + 2] << 8 | b[o + 3];
+            if (images.Length < 16 || Be(images, 0) != 0x803) { issues.Skip(imagesPath, "not an IDX image file (magic 0x00000803 expected)"); continue; }
+            if (labels.Length < 8 || Be(labels, 0) != 0x801) { issues.Skip(labelsPath, "not an IDX label file (magic 0x00000801 expected)"); continue; }
+            int count = Be(images, 4), rows = Be(images, 8), cols = Be(images, 12);
+            if (count < 0 || rows <= 1 || cols <= 1 || 16L + (long)count * rows * cols != images.Length)
+            { issues.Skip(imagesPath, $"header says {count} images of {rows}x{cols} but the file has {images.Length} bytes (truncated?)"); continue; }
+            if (Be(labels, 4) != count || labels.Length != 8 + count) { issues.Skip(labelsPath, $"labels do not match {count} images"); continue; }
+            byte cut = (byte)Math.Floor(threshold * 255);
+            for (int i = 0; i < count; i++)
+            {
+                ct.ThrowIfCancellationRequested();
+                var pixels = images.AsSpan(16 + i * rows * cols, rows * cols);
+                var points = new List<float>(rows * cols / 2 * 3);
+                for (int r = 0; r < rows; r++)
+                    for (int c = 0; c < cols; c++)
+                    {
+                        byte v = pixels[r * cols + c];
+                        if (v <= cut) continue;
+                        points.Add(2f * c / (cols - 1) - 1);
+                        points.Add(1 - 2f * r / (rows - 1));
+                        points.Add(v / 255f);
+                    }
+                if (points.Count == 0) { issues.Skip($"{imagesPath}#{i}", $"no pixel above the threshold {threshold}"); continue; }
+                yield return new Sample(points.ToArray(), [points.Count / 3, 3], labels[8 + i], $"{imagesPath}#{i}") { Split = split };
+            }
+        }
+    }
+
+    static string? Find(string folder, string stem) => new[] { stem, stem + ".gz" }.Select(f => Path.Combine(folder, f)).FirstOrDefault(File.Exists);
+
+    static async Task<byte[]> ReadAllAsync(string path, CancellationToken ct)
+    {
+        if (!path.EndsWith(".gz", StringComparison.Ordinal)) return await File.ReadAllBytesAsync(path, ct);
+        await using var fs = File.OpenRead(path);
+        await using var gz = new GZipStream(fs, CompressionMode.Decompress);
+        using var ms = new MemoryStream();
+        await gz.CopyToAsync(ms, ct);
+        return ms.ToArray();
+    }
+}
