@@ -12,14 +12,20 @@ public sealed record PluginManifest(
     [property: JsonPropertyName("entryAssembly")] string EntryAssembly,
     [property: JsonPropertyName("description")] string? Description)
 {
+    /// <summary>Manifests are small; anything larger is not one.</summary>
+    public const int MaxManifestBytes = 64 * 1024;
+
     /// <summary>Reads and validates a manifest; every problem is a <see cref="FormatException"/> naming the field.</summary>
     public static (PluginManifest Manifest, NuGetVersion Version, VersionRange Range, string Assembly) Load(string folder)
     {
         string path = Path.Combine(folder, "plugin.json");
         if (!File.Exists(path)) throw new FormatException("no plugin.json in the folder");
         PluginManifest? m;
+        var info = new FileInfo(path);
+        if (info.Length > MaxManifestBytes) throw new FormatException($"plugin.json is {info.Length} bytes; a manifest is at most {MaxManifestBytes}");
         try { m = JsonSerializer.Deserialize<PluginManifest>(File.ReadAllText(path)); }
         catch (JsonException e) { throw new FormatException($"plugin.json is not valid JSON: {e.Message}"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new FormatException($"plugin.json cannot be read: {e.Message}"); }
         if (m is null) throw new FormatException("plugin.json is empty");
         if (string.IsNullOrWhiteSpace(m.Id) || !m.Id.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '-' or '_'))
             throw new FormatException($"plugin.json: id '{m.Id}' must be lowercase letters, digits, '.', '-' or '_'");
@@ -30,6 +36,8 @@ public sealed record PluginManifest(
         string root = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
         if (!full.StartsWith(root, StringComparison.Ordinal)) throw new FormatException($"plugin.json: entryAssembly '{m.EntryAssembly}' points outside the plugin folder");
         if (!File.Exists(full)) throw new FormatException($"plugin.json: entryAssembly '{m.EntryAssembly}' does not exist");
+        if (File.ResolveLinkTarget(full, returnFinalTarget: true) is { } target && !Path.GetFullPath(target.FullName).StartsWith(root, StringComparison.Ordinal))
+            throw new FormatException($"plugin.json: entryAssembly '{m.EntryAssembly}' is a link to {target.FullName}, outside the plugin folder");
         return (m, version, range, full);
     }
 }

@@ -60,7 +60,7 @@ public sealed record JobConfig
         var train = OptionsJson.ToJson(recipe.Training);
         var model = OptionsJson.ToJson(recipe.DefaultOptions);
         var dataOptions = new Dictionary<string, string>();
-        var top = new JsonObject { ["data"] = recipe.DefaultData, ["seed"] = 0, ["device"] = "cpu", ["precision"] = "fp32" };
+        var top = new JsonObject { ["data"] = recipe.DefaultData, ["seed"] = 0L, ["device"] = "cpu", ["precision"] = "fp32" };
 
         Merge(train, file["train"] as JsonObject);
         Merge(model, file["model"] as JsonObject);
