@@ -97,7 +97,7 @@ public sealed class PluginCatalog(IOptions<MaskworkOptions> options, ILogger<Plu
                 var status = c.Range.Satisfies(AbstractionsVersion)
                     ? LoadOne(c.Manifest, version, c.Folder, c.Assembly, registry)
                     : new PluginStatus(c.Manifest.Id, version, "incompatible",
-                        $"built for abstractions {c.Range.PrettyPrint()}, host has {AbstractionsVersion.ToNormalizedString()}", c.Folder, []);
+                        $"built for abstractions {c.Range.ToNormalizedString()}, host has {AbstractionsVersion.ToNormalizedString()}", c.Folder, []);
                 Report(status);
                 if (status.Status == "loaded") winner = i;
             }

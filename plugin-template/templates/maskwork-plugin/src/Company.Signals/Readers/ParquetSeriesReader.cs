@@ -36,7 +36,7 @@ public sealed class ParquetSeriesReader(string name) : IDatasetReader
                 issues.Skip(file, $"not a readable Parquet file ({e.Message.Split('\n')[0]})");
                 continue;
             }
-            var fields = table.Schema.GetDataFields().Select(f => f.Name).ToArray();
+            var fields = table.Schema.Fields.Select(f => f.Name).ToArray();
             if (fields.Contains("Values") && fields.Contains("Shape"))
             {
                 await foreach (var s in SampleParquet.ReadAsync(spec with { Path = file }, issues, ct)) yield return s;
