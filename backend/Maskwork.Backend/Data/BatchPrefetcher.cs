@@ -14,15 +14,28 @@ public sealed class BatchPrefetcher<T> : IDisposable
     readonly CancellationTokenSource cts = new();
     readonly Task producer;
     readonly Stopwatch wait = new();
+    readonly Action<T>? dispose;
 
-    public BatchPrefetcher(Func<long, T> make, long firstBatch, int capacity = 4)
+    public BatchPrefetcher(Func<long, T> make, long firstBatch, int capacity = 4) : this(make, firstBatch, capacity, null) { }
+
+    /// <param name="make">Makes batch k (on the background thread).</param>
+    /// <param name="firstBatch">Index of the first batch.</param>
+    /// <param name="capacity">Batches made ahead at most (bounds memory).</param>
+    /// <param name="dispose">Releases a batch that was made but never taken (on <see cref="Dispose"/>).</param>
+    public BatchPrefetcher(Func<long, T> make, long firstBatch, int capacity, Action<T>? dispose)
     {
         queue = new BlockingCollection<T>(capacity);
+        this.dispose = dispose;
         producer = Task.Factory.StartNew(() =>
         {
             try
             {
-                for (long k = firstBatch; !cts.IsCancellationRequested; k++) queue.Add(make(k), cts.Token);
+                for (long k = firstBatch; !cts.IsCancellationRequested; k++)
+                {
+                    var item = make(k);
+                    try { queue.Add(item, cts.Token); }
+                    catch (OperationCanceledException) { dispose?.Invoke(item); throw; }
+                }
             }
             catch (OperationCanceledException) { }
             finally { queue.CompleteAdding(); }
@@ -47,6 +60,8 @@ public sealed class BatchPrefetcher<T> : IDisposable
     {
         cts.Cancel();
         try { producer.Wait(TimeSpan.FromSeconds(10)); } catch (AggregateException) { }
+        if (dispose is not null && producer.IsCompleted)
+            while (queue.TryTake(out var left)) dispose(left);
         cts.Dispose();
         queue.Dispose();
     }

@@ -5,9 +5,10 @@ namespace Maskwork.Plugins.Image.Tokenization;
 
 /// <summary>
 /// Square images [C,S,S] → non-overlapping p×p patches on a 2-D grid, each flattened (p, p, C) as in
-/// MAE, after per-channel normalisation. <see cref="Detokenize"/> is the exact inverse.
+/// MAE, after per-channel normalisation. <see cref="Detokenize"/> is the exact inverse. Pure (no RNG),
+/// so the trainer tokenizes on its background data thread.
 /// </summary>
-public sealed class PatchTokenizer : ITokenizer
+public sealed class PatchTokenizer : ITokenizer, Maskwork.Backend.Data.IBackgroundTokenizer
 {
     readonly float[] mean, std;
 

@@ -1,0 +1,63 @@
+using Maskwork.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Maskwork.Backend.Data;
+
+/// <summary>
+/// A tokenizer whose <see cref="ITokenizer.Tokenize"/> is a pure function of its input (no global
+/// RNG, no shared mutable state), so the data pipeline may run it on its background thread, into CPU
+/// tensors, while the previous step computes. Tokenizers that draw random numbers from torch's global
+/// generator (which the trainer seeds per step) must not implement it; they run on the trainer thread.
+/// </summary>
+public interface IBackgroundTokenizer : ITokenizer;
+
+/// <summary>
+/// A training-time transform of raw samples, run on the data pipeline's background thread. It must
+/// be deterministic in (its own seed, <c>batchIndex</c>) and must not use torch's global generator,
+/// so a resumed run sees exactly the batches an uninterrupted one would.
+/// </summary>
+public interface ISampleAugment
+{
+    IReadOnlyList<Sample> Apply(IReadOnlyList<Sample> batch, long batchIndex);
+}
+
+/// <summary>One batch as the background pipeline prepared it: the samples and, when the tokenizer allows, its CPU tokens.</summary>
+public sealed class PreparedBatch(IReadOnlyList<Sample> samples, TokenBatch? tokens) : IDisposable
+{
+    public IReadOnlyList<Sample> Samples { get; } = samples;
+
+    /// <summary>Tokens made on the background thread (CPU), or null when the trainer must tokenize.</summary>
+    public TokenBatch? Tokens { get; private set; } = tokens;
+
+    /// <summary>Every tensor a token batch holds (tokens, positions, padding, labels, extras).</summary>
+    public static IEnumerable<Tensor> TensorsOf(TokenBatch t)
+    {
+        yield return t.Tokens;
+        if (t.Positions is not null) yield return t.Positions;
+        if (t.Padding is not null) yield return t.Padding;
+        if (t.Labels is not null) yield return t.Labels;
+        foreach (var e in t.Extras.Values) yield return e;
+    }
+
+    /// <summary>Makes a batch on the calling (background) thread: augmentation, then tokenization into tensors that belong to no dispose scope.</summary>
+    public static PreparedBatch Make(IReadOnlyList<Sample> samples, long batchIndex, ISampleAugment? augment, ITokenizer tokenizer)
+    {
+        if (augment is not null) samples = augment.Apply(samples, batchIndex);
+        if (tokenizer is not IBackgroundTokenizer) return new PreparedBatch(samples, null);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var tokens = tokenizer.Tokenize(samples, CPU);
+        // Keep only the batch's own tensors; every intermediate of Tokenize dies with the scope.
+        scope.Detach(TensorsOf(tokens).Distinct(ReferenceEqualityComparer.Instance).Cast<IDisposable>().ToArray());
+        return new PreparedBatch(samples, tokens);
+    }
+
+    /// <summary>Disposes the background-made tensors (they live in no dispose scope of the trainer thread).</summary>
+    public void Dispose()
+    {
+        if (Tokens is null) return;
+        foreach (var t in TensorsOf(Tokens).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>()) t.Dispose();
+        Tokens = null;
+    }
+}

@@ -1,0 +1,63 @@
+using Maskwork.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Maskwork.Backend.Data;
+
+/// <summary>
+/// MAE's default image augmentation for pretraining, as one batched tensor op: a random resized crop
+/// (area fraction in [<see cref="MinScale"/>, 1], aspect ratio in [3/4, 4/3] by default, bilinear resampling back
+/// to the input size) and a random horizontal flip. Samples are [C,H,W]. Every draw comes from a
+/// generator seeded by (seed, batch index), never torch's global one, so it may run on the data
+/// thread and a resumed run sees the same augmented batches.
+/// </summary>
+public sealed class ImageAugment(long seed, double minScale = 0.2, double flipProbability = 0.5, double maxAspect = 4.0 / 3) : ISampleAugment
+{
+    public double MinScale { get; } = minScale is > 0 and <= 1 ? minScale : throw new ArgumentOutOfRangeException(nameof(minScale), "must be in (0, 1]");
+    public double FlipProbability { get; } = flipProbability;
+    /// <summary>Crops have an aspect ratio in [1/maxAspect, maxAspect].</summary>
+    public double MaxAspect { get; } = maxAspect >= 1 ? maxAspect : throw new ArgumentOutOfRangeException(nameof(maxAspect), "must be at least 1");
+
+    public IReadOnlyList<Sample> Apply(IReadOnlyList<Sample> batch, long batchIndex)
+    {
+        if (batch.Count == 0) return batch;
+        var shape = batch[0].Shape;
+        if (shape.Length != 3) throw new ArgumentException($"image augmentation needs [C,H,W] samples, got [{string.Join(',', shape)}]");
+        int b = batch.Count, per = shape[0] * shape[1] * shape[2];
+        var data = new float[(long)b * per];
+        for (int i = 0; i < b; i++)
+        {
+            if (!batch[i].Shape.SequenceEqual(shape) || batch[i].Values.Length != per)
+                throw new InvalidDataFileException(batch[i].Source, $"image of shape [{string.Join(',', batch[i].Shape)}] in a batch of [{string.Join(',', shape)}]");
+            Array.Copy(batch[i].Values, 0, data, (long)i * per, per);
+        }
+
+        float[] result;
+        using (NewDisposeScope())
+        using (no_grad())
+        using (var generator = new Generator((ulong)(HashCode.Combine(seed, batchIndex, 0xa09) & 0x7fffffff)))
+        {
+            var x = tensor(data, [b, shape[0], shape[1], shape[2]]);
+            var area = rand(b, generator: generator) * (1 - MinScale) + MinScale;
+            var ratio = ((rand(b, generator: generator) * 2 - 1) * Math.Log(MaxAspect)).exp();
+            var width = (area * ratio).sqrt().clamp_max(1.0);
+            var height = (area / ratio).sqrt().clamp_max(1.0);
+            var cx = (rand(b, generator: generator) * 2 - 1) * (1 - width);
+            var cy = (rand(b, generator: generator) * 2 - 1) * (1 - height);
+            var flip = where(rand(b, generator: generator) < FlipProbability, -1.0f, 1.0f);
+            var zero = zeros(b);
+            var theta = stack([stack([width * flip, zero, cx], 1), stack([zero, height, cy], 1)], 1);
+            var grid = nn.functional.affine_grid(theta, [b, shape[0], shape[1], shape[2]], align_corners: false);
+            var y = nn.functional.grid_sample(x, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: false);
+            result = y.contiguous().data<float>().ToArray();
+        }
+        var output = new Sample[b];
+        for (int i = 0; i < b; i++)
+        {
+            var values = new float[per];
+            Array.Copy(result, (long)i * per, values, 0, per);
+            output[i] = batch[i] with { Values = values };
+        }
+        return output;
+    }
+}
