@@ -88,36 +88,51 @@ public class ProcessTests : IDisposable
             Assert.True(File.Exists(Path.Combine(a, file)), $"run folder lacks {file}");
     }
 
-    [Fact]
-    public void Sigkill_during_training_leaves_a_loadable_checkpoint_and_sigint_exits_130()
+    static long StepOf(string checkpoint)
     {
-        string run = Path.Combine(dir, "killed");
+        try { return File.Exists(checkpoint) ? Checkpoint.Load(checkpoint).State.Step : -1; }
+        catch (CheckpointException) { return -1; } // a reader can race the rename; the next poll sees the new file
+    }
+
+    static void WaitFor(Func<bool> condition, Process p, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (p.HasExited) Assert.Fail($"maskwork exited ({p.ExitCode}) before {what}");
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(5), $"timed out waiting for {what}");
+            Thread.Sleep(50);
+        }
+    }
+
+    [Fact]
+    public async Task Sigkill_during_training_leaves_a_loadable_checkpoint_and_sigint_exits_130()
+    {
+        string run = Path.Combine(dir, "killed"), last = Path.Combine(run, "checkpoints", "last.ckpt");
         var args = Args(["pretrain", "--recipe", "image/mae", "--seed", "2", "--steps", "100000", "--out", run, "--set", "train.checkpoint_every=3"], Tiny);
         using (var p = MaskworkProcess.Start(MaskworkProcess.HostFolder, args))
         {
-            string last = Path.Combine(run, "checkpoints", "last.ckpt");
-            var clock = Stopwatch.StartNew();
-            while (!File.Exists(Path.Combine(run, "checkpoints", "step-9.ckpt")) && clock.Elapsed < TimeSpan.FromMinutes(3) && !p.HasExited) Thread.Sleep(50);
-            Assert.False(p.HasExited, "pretrain ended early: " + p.StandardError.ReadToEnd());
+            var drain = Task.WhenAll(p.StandardOutput.ReadToEndAsync(), p.StandardError.ReadToEndAsync());
+            WaitFor(() => StepOf(last) >= 9, p, "three checkpoints");
             p.Kill(); // SIGKILL, wherever it is (possibly mid-write of the next checkpoint)
-            p.WaitForExit();
-            var (state, _) = Checkpoint.Load(last);
-            Assert.True(state.Step >= 9);
+            await p.WaitForExitAsync();
+            await drain;
         }
+        long killedAt = Checkpoint.Load(last).State.Step; // must load: the rename is atomic
+        Assert.True(killedAt >= 9);
 
-        var resumed = MaskworkProcess.Start(MaskworkProcess.HostFolder, ["resume", "--run", run, "--steps", "100000", "--json"]);
+        using var resumed = MaskworkProcess.Start(MaskworkProcess.HostFolder, ["resume", "--run", run, "--steps", "100000", "--json"]);
         var stdout = resumed.StandardOutput.ReadToEndAsync();
         var stderr = resumed.StandardError.ReadToEndAsync();
-        var startStep = Checkpoint.Load(Path.Combine(run, "checkpoints", "last.ckpt")).State.Step;
-        var wait = Stopwatch.StartNew();
-        while (Checkpoint.Load(Path.Combine(run, "checkpoints", "last.ckpt")).State.Step < startStep + 6 && wait.Elapsed < TimeSpan.FromMinutes(3)) Thread.Sleep(100);
+        WaitFor(() => StepOf(last) >= killedAt + 6, resumed, "the resumed run to checkpoint");
         Process.Start("kill", ["-INT", resumed.Id.ToString()])!.WaitForExit();
-        Assert.True(resumed.WaitForExit(TimeSpan.FromMinutes(2)));
-        Assert.True(resumed.ExitCode == 130, $"exit {resumed.ExitCode}: {stderr.Result}");
-        var json = JsonDocument.Parse(stdout.Result.TrimEnd().Split('\n')[^1]).RootElement;
-        long stopped = json.GetProperty("steps").GetInt64();
-        Assert.Equal(stopped, Checkpoint.Load(Path.Combine(run, "checkpoints", "last.ckpt")).State.Step);
-        Assert.Contains("maskwork resume --run", stderr.Result);
+        await resumed.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        string err = await stderr, outText = await stdout;
+        Assert.True(resumed.ExitCode == 130, $"exit {resumed.ExitCode}: {err}");
+        var json = JsonDocument.Parse(outText.TrimEnd().Split('\n')[^1]).RootElement;
+        Assert.True(json.GetProperty("interrupted").GetBoolean());
+        Assert.Equal(json.GetProperty("steps").GetInt64(), Checkpoint.Load(last).State.Step);
+        Assert.Contains("maskwork resume --run", err);
     }
 
     static void WriteImage(string path, int w, int h, int comps, bool jpeg, int seed)
@@ -148,7 +163,7 @@ public class ProcessTests : IDisposable
         Assert.Equal("image-folder", ij.GetProperty("reader").GetString());
         Assert.Equal(6, ij.GetProperty("samples").GetInt32());
         Assert.Equal(2, ij.GetProperty("skipped").GetInt32());
-        var errors = ij.GetProperty("errors").EnumerateArray().Select(e => Path.GetFileName(e.GetProperty("file").GetString())).Order().ToArray();
+        var errors = ij.GetProperty("errors").EnumerateArray().Select(e => Path.GetFileName(e.GetProperty("file").GetString()!)).Order().ToArray();
         Assert.Equal(["text.png", "truncated.jpg"], errors);
         Assert.Equal(6, ij.GetProperty("shape").GetProperty("3x32x32").GetInt32());
 
@@ -199,7 +214,8 @@ public class ProcessTests : IDisposable
     [InlineData(2, "frobnicate")]
     public void Bad_usage_and_bad_input_exit_with_a_one_line_reason(int code, params string[] args)
     {
-        var r = MaskworkProcess.Run([.. args, "--out", Path.Combine(dir, Guid.NewGuid().ToString("N"))][..(args[0] == "pretrain" ? args.Length + 2 : args.Length)]);
+        string[] full = args[0] == "pretrain" ? [.. args, "--out", Path.Combine(dir, Guid.NewGuid().ToString("N"))] : args;
+        var r = MaskworkProcess.Run(full);
         Assert.True(r.ExitCode == code, r.ToString());
         Assert.False(string.IsNullOrWhiteSpace(r.Stderr));
         Assert.DoesNotContain("   at ", r.Stderr); // no stack traces for users
