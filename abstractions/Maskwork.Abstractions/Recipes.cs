@@ -30,6 +30,9 @@ public sealed record TrainOptions
     /// <summary>Decoupled weight decay (not applied to biases, norms, tokens, positional embeddings).</summary>
     public double WeightDecay { get; init; } = 0.05;
 
+    /// <summary>How <see cref="WeightDecay"/> is applied: decoupled (AdamW, the default) or coupled L2 (Adam).</summary>
+    public WeightDecayMode WeightDecayMode { get; init; } = WeightDecayMode.Decoupled;
+
     /// <summary>Adam β1.</summary>
     public double Beta1 { get; init; } = 0.9;
 
@@ -48,6 +51,20 @@ public sealed record TrainOptions
     /// <summary>Consecutive non-finite losses that stop the run.</summary>
     public int MaxNonFiniteSteps { get; init; } = 20;
 }
+
+/// <summary>How an optimizer applies weight decay. JSON: <c>"decoupled"</c> or <c>"l2"</c>.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(WeightDecayModeJsonConverter))]
+public enum WeightDecayMode
+{
+    /// <summary>AdamW: θ ← θ − lr·wd·θ outside the moments, skipping biases, norms, tokens and positional tables (MAE).</summary>
+    Decoupled,
+
+    /// <summary>Adam with an L2 penalty: wd·θ added to the gradient of every parameter, as torch.optim.Adam(weight_decay=wd) (GraphMAE, most GNN code).</summary>
+    L2,
+}
+
+/// <summary>Writes <see cref="WeightDecayMode"/> as <c>"decoupled"</c> / <c>"l2"</c>.</summary>
+public sealed class WeightDecayModeJsonConverter() : System.Text.Json.Serialization.JsonStringEnumConverter<WeightDecayMode>(System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
 
 /// <summary>What a recipe builds: the four contracts for one job.</summary>
 public sealed record ModelParts(ITokenizer Tokenizer, IMasker Masker, IEncoder Encoder, IObjective Objective)

@@ -20,6 +20,7 @@ public sealed class EvaluateCommands(Workspace workspace)
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit);
         var spec = (cl.Value("data") is { } d ? DataSpec.Parse(d) : job.DataSpec()) with { Options = job.DataOptions };
         var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
+        if (model.Parts.ProbeLevel == ProbeLevel.Token) return ProbeTokens(run, job, model, data.Samples, spec, method, randomInit, device, precision, output);
         var (train, test) = Split(data.Samples.Where(s => s.Label is not null).ToList());
         if (train.Count == 0 || test.Count == 0)
             throw new CommandException($"{spec} has no labelled {(train.Count == 0 ? "train" : "test")} samples; a probe needs labels (sub-folder names for image-folder)");
@@ -32,6 +33,24 @@ public sealed class EvaluateCommands(Workspace workspace)
         run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
         output.Result(new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit },
             () => $"{method} probe{(randomInit ? " (random init)" : "")}: accuracy {accuracy:P2} on {test.Count} test samples ({train.Count} train)");
+        return 0;
+    }
+
+    /// <summary>Node-level probe (graphs): per-token features and labels, train split → select on val → test accuracy.</summary>
+    static int ProbeTokens(RunFolder run, JobConfig job, MaskedModel model, IReadOnlyList<Sample> samples, DataSpec spec, string method, bool randomInit,
+        Device device, ScalarType precision, Output output)
+    {
+        if (samples.Count == 0) throw new CommandException($"{spec} produced no usable samples");
+        using var nodes = NodeProbe.Features(model.Parts, samples, device, precision);
+        NodeProbeResult r;
+        try { r = method == "linear" ? NodeProbe.Linear(nodes, job.Seed, NodeProbeOptions.From(job.Model)) : NodeProbe.Knn(nodes, job.Seed); }
+        catch (ArgumentException e) { throw new CommandException($"{spec}: {e.Message}"); }
+        run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")} on {spec} (nodes): test accuracy {r.TestAccuracy:F4}, val {r.ValAccuracy:F4} ({r.TrainCount} train, {r.ValCount} val, {r.TestCount} test)");
+        output.Result(new
+        {
+            run = run.Path, method, accuracy = Math.Round(r.TestAccuracy, 4), train_count = r.TrainCount, test_count = r.TestCount, random_init = randomInit,
+            level = "token", val_count = r.ValCount, val_accuracy = double.IsNaN(r.ValAccuracy) ? (double?)null : Math.Round(r.ValAccuracy, 4),
+        }, () => $"{method} node probe{(randomInit ? " (random init)" : "")}: test accuracy {r.TestAccuracy:P2} on {r.TestCount} nodes ({r.TrainCount} train, {r.ValCount} val)");
         return 0;
     }
 
