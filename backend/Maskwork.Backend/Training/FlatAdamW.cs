@@ -1,3 +1,4 @@
+using Maskwork.Abstractions;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,10 +18,15 @@ public sealed class FlatAdamW : IDisposable
     readonly IReadOnlyList<OptimizedParameter> parameters;
     readonly Tensor decayMask;
 
-    public FlatAdamW(IReadOnlyList<OptimizedParameter> parameters, double beta1, double beta2, double weightDecay, double eps = 1e-8)
+    /// <param name="mode">
+    /// <see cref="WeightDecayMode.Decoupled"/>: AdamW (torch.optim.AdamW). <see cref="WeightDecayMode.L2"/>: Adam with
+    /// wd·θ added to the gradient before the moments (torch.optim.Adam's weight_decay), on the parameters marked Decay.
+    /// </param>
+    public FlatAdamW(IReadOnlyList<OptimizedParameter> parameters, double beta1, double beta2, double weightDecay, double eps = 1e-8,
+        WeightDecayMode mode = WeightDecayMode.Decoupled)
     {
         this.parameters = parameters;
-        Beta1 = beta1; Beta2 = beta2; WeightDecay = weightDecay; Eps = eps;
+        Beta1 = beta1; Beta2 = beta2; WeightDecay = weightDecay; Eps = eps; Mode = mode;
         long total = parameters.Sum(p => p.Value.numel());
         var device = parameters.Count > 0 ? parameters[0].Value.device : CPU;
         Parameters = zeros(total, device: device);
@@ -47,6 +53,7 @@ public sealed class FlatAdamW : IDisposable
     public double Beta2 { get; }
     public double WeightDecay { get; }
     public double Eps { get; }
+    public WeightDecayMode Mode { get; }
 
     /// <summary>All parameters, flat. Each model parameter is a view of it.</summary>
     public Tensor Parameters { get; }
@@ -69,7 +76,8 @@ public sealed class FlatAdamW : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         StepCount++;
-        if (WeightDecay != 0) Parameters.sub_(Parameters * decayMask * (lr * WeightDecay));
+        if (WeightDecay != 0 && Mode == WeightDecayMode.L2) grad = grad.add(Parameters * decayMask, alpha: WeightDecay);
+        else if (WeightDecay != 0) Parameters.sub_(Parameters * decayMask * (lr * WeightDecay));
         ExpAvg.mul_(Beta1).add_(grad, alpha: 1 - Beta1);
         ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
         double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);

@@ -39,8 +39,9 @@ public sealed class Trainer : IDisposable
         Model.to(setup.Device);
         Model.train();
         Optimizer = new FlatAdamW(
-            Model.named_parameters().Select(p => new OptimizedParameter(p.name, p.parameter, MaskedModel.Decays(p.name, p.parameter))).ToList(),
-            setup.Options.Beta1, setup.Options.Beta2, setup.Options.WeightDecay);
+            Model.named_parameters().Select(p => new OptimizedParameter(p.name, p.parameter,
+                setup.Options.WeightDecayMode == WeightDecayMode.L2 || MaskedModel.Decays(p.name, p.parameter))).ToList(),
+            setup.Options.Beta1, setup.Options.Beta2, setup.Options.WeightDecay, mode: setup.Options.WeightDecayMode);
         order = new BatchOrder(data.Count, setup.Options.Batch, setup.Seed);
         schedule = LrSchedule.From(setup.Options);
     }
