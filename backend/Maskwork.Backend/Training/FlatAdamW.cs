@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Maskwork.Abstractions;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -9,14 +12,18 @@ namespace Maskwork.Backend.Training;
 public sealed record OptimizedParameter(string Name, Parameter Value, bool Decay);
 
 /// <summary>
-/// AdamW over one flat fp32 buffer: parameters are re-pointed at views of <see cref="Parameters"/>,
-/// gradients are gathered into one flat tensor, and the update is a handful of whole-buffer ops
-/// instead of several native calls per parameter. Numerically the same as torch.optim.AdamW.
+/// AdamW over one flat fp32 buffer: parameters are re-pointed at views of <see cref="Parameters"/>
+/// and their <c>.grad</c> at views of <see cref="Gradients"/>, so autograd accumulates straight into
+/// one flat gradient (no gathering) and the update is one pass over the buffers: on the CPU a fused
+/// vectorised loop (read p, g, m, v; write p, m, v), elsewhere a handful of whole-buffer tensor ops.
+/// Numerically the same as torch.optim.AdamW (Adam with L2 decay in <see cref="WeightDecayMode.L2"/>).
 /// </summary>
 public sealed class FlatAdamW : IDisposable
 {
     readonly IReadOnlyList<OptimizedParameter> parameters;
-    readonly Tensor decayMask;
+    readonly Tensor[] gradViews;
+    readonly (long Offset, long Length, bool Decay)[] segments;
+    Tensor? decayMask;
 
     /// <param name="mode">
     /// <see cref="WeightDecayMode.Decoupled"/>: AdamW (torch.optim.AdamW). <see cref="WeightDecayMode.L2"/>: Adam with
@@ -30,23 +37,34 @@ public sealed class FlatAdamW : IDisposable
         long total = parameters.Sum(p => p.Value.numel());
         var device = parameters.Count > 0 ? parameters[0].Value.device : CPU;
         Parameters = zeros(total, device: device);
+        Gradients = zeros(total, device: device);
         ExpAvg = zeros(total, device: device);
         ExpAvgSq = zeros(total, device: device);
-        var mask = new float[total];
+        gradViews = new Tensor[parameters.Count];
+        var runs = new List<(long, long, bool)>();
         using (no_grad())
         {
             long offset = 0;
-            foreach (var p in parameters)
+            for (int i = 0; i < parameters.Count; i++)
             {
+                var p = parameters[i];
                 long n = p.Value.numel();
-                var view = Parameters.narrow(0, offset, n).view(p.Value.shape);
-                view.copy_(p.Value);
-                p.Value.set_(view);
-                if (p.Decay) Array.Fill(mask, 1f, (int)offset, (int)n);
+                using (var view = Parameters.narrow(0, offset, n).view(p.Value.shape))
+                {
+                    view.copy_(p.Value);
+                    p.Value.set_(view);
+                }
+                gradViews[i] = Gradients.narrow(0, offset, n).view(p.Value.shape);
+                p.Value.grad = gradViews[i];
+                if (runs.Count > 0 && runs[^1].Item3 == p.Decay && runs[^1].Item1 + runs[^1].Item2 == offset)
+                    runs[^1] = (runs[^1].Item1, runs[^1].Item2 + n, p.Decay);
+                else runs.Add((offset, n, p.Decay));
                 offset += n;
             }
         }
-        decayMask = tensor(mask, device: device);
+        segments = runs.ToArray();
+        foreach (var t in gradViews.Append(Parameters).Append(Gradients).Append(ExpAvg).Append(ExpAvgSq)) t.DetachFromDisposeScope();
+        Fused = device.type == DeviceType.CPU && Vector.IsHardwareAccelerated;
     }
 
     public double Beta1 { get; }
@@ -55,8 +73,14 @@ public sealed class FlatAdamW : IDisposable
     public double Eps { get; }
     public WeightDecayMode Mode { get; }
 
+    /// <summary>Whether <see cref="Step(Tensor, double, double)"/> runs the fused CPU loop (else tensor ops).</summary>
+    public bool Fused { get; set; }
+
     /// <summary>All parameters, flat. Each model parameter is a view of it.</summary>
     public Tensor Parameters { get; }
+
+    /// <summary>All gradients, flat. Each parameter's <c>.grad</c> is a view of it.</summary>
+    public Tensor Gradients { get; }
 
     public Tensor ExpAvg { get; }
     public Tensor ExpAvgSq { get; }
@@ -66,33 +90,156 @@ public sealed class FlatAdamW : IDisposable
 
     public long Count => Parameters.numel();
 
-    /// <summary>The gradients of every parameter as one flat tensor (zeros where a parameter got none).</summary>
-    public Tensor FlatGradient() =>
-        cat(parameters.Select(p => p.Value.grad is { } g ? g.reshape(-1) : zeros(p.Value.numel(), device: p.Value.device)).ToArray(), 0);
-
-    /// <summary>Applies one AdamW update with the flat gradient <paramref name="grad"/>.</summary>
-    public void Step(Tensor grad, double lr)
+    /// <summary>
+    /// The gradients of every parameter as one flat tensor (zeros where a parameter got none): normally
+    /// <see cref="Gradients"/> itself, already filled by autograd. A parameter whose <c>.grad</c> was
+    /// replaced or reset (e.g. by <c>Module.zero_grad</c>) is copied back in and re-pointed.
+    /// </summary>
+    public Tensor FlatGradient()
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var g = parameters[i].Value.grad;
+            if (g is not null && g.Handle != IntPtr.Zero && SameMemory(g, gradViews[i])) continue;
+            if (g is null) gradViews[i].zero_();
+            else gradViews[i].copy_(g);
+            parameters[i].Value.grad = gradViews[i];
+        }
+        return Gradients;
+    }
+
+    /// <summary>Whether <paramref name="a"/> is (a view with the same layout of) the memory of <paramref name="b"/>; conservative off the CPU.</summary>
+    static bool SameMemory(Tensor a, Tensor b)
+    {
+        if (a.device_type != DeviceType.CPU || b.device_type != DeviceType.CPU || a.dtype != b.dtype || !a.shape.SequenceEqual(b.shape)) return false;
+        if (a.numel() == 0) return true;
+        if (!a.is_contiguous()) return false;
+        return Unsafe.AreSame(ref MemoryMarshal.GetReference(a.bytes), ref MemoryMarshal.GetReference(b.bytes));
+    }
+
+    /// <summary>Applies one AdamW update with the flat gradient <paramref name="grad"/>.</summary>
+    public void Step(Tensor grad, double lr) => Step(grad, lr, 1.0);
+
+    /// <summary>Applies one AdamW update with the flat gradient <paramref name="grad"/> scaled by <paramref name="gradScale"/> (gradient clipping without an extra pass).</summary>
+    public void Step(Tensor grad, double lr, double gradScale)
+    {
         StepCount++;
-        if (WeightDecay != 0 && Mode == WeightDecayMode.L2) grad = grad.add(Parameters * decayMask, alpha: WeightDecay);
-        else if (WeightDecay != 0) Parameters.sub_(Parameters * decayMask * (lr * WeightDecay));
-        ExpAvg.mul_(Beta1).add_(grad, alpha: 1 - Beta1);
+        if (Fused && grad.device_type == DeviceType.CPU && grad.dtype == ScalarType.Float32 && grad.is_contiguous() && grad.numel() == Count)
+        {
+            FusedStep(grad, lr, gradScale);
+            return;
+        }
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        if (gradScale != 1.0) grad = grad * gradScale;
+        if (WeightDecay != 0 && Mode == WeightDecayMode.L2) grad = grad.add(Parameters * DecayMask(), alpha: WeightDecay);
+        else if (WeightDecay != 0) Parameters.addcmul_(Parameters, DecayMask(), value: -lr * WeightDecay);
+        ExpAvg.lerp_(grad, 1 - Beta1);
         ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
         double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
-        var denom = (ExpAvgSq.sqrt() / Math.Sqrt(bc2)).add_(Eps);
+        var denom = ExpAvgSq.sqrt().div_(Math.Sqrt(bc2)).add_(Eps);
         Parameters.addcdiv_(ExpAvg, denom, value: -lr / bc1);
     }
 
+    Tensor DecayMask()
+    {
+        if (decayMask is not null) return decayMask;
+        var mask = new float[Count];
+        foreach (var (offset, length, decay) in segments) if (decay) Array.Fill(mask, 1f, (int)offset, (int)length);
+        decayMask = tensor(mask, device: Parameters.device);
+        decayMask.DetachFromDisposeScope();
+        return decayMask;
+    }
+
+    /// <summary>One pass over p, g, m, v in chunks on the thread pool, the same arithmetic as torch's single-tensor AdamW in fp32.</summary>
+    void FusedStep(Tensor grad, double lr, double gradScale)
+    {
+        double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
+        var k = new Coefficients
+        {
+            Scale = (float)gradScale, OneMinusB1 = (float)(1 - Beta1), B2 = (float)Beta2, OneMinusB2 = (float)(1 - Beta2),
+            InvBc2Sqrt = (float)(1 / Math.Sqrt(bc2)), Eps = (float)Eps, StepSize = (float)(lr / bc1),
+            Decoupled = Mode == WeightDecayMode.Decoupled ? (float)(1 - lr * WeightDecay) : 1f,
+            L2 = Mode == WeightDecayMode.L2 ? (float)WeightDecay : 0f,
+        };
+        const long chunk = 1 << 18;
+        var work = new List<(long Offset, long Length, bool Decay)>();
+        foreach (var (offset, length, decay) in segments)
+            for (long o = 0; o < length; o += chunk) work.Add((offset + o, Math.Min(chunk, length - o), decay));
+        int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, get_num_threads()));
+        var tensors = (Parameters, grad, ExpAvg, ExpAvgSq);
+        Parallel.For(0, work.Count, new ParallelOptions { MaxDegreeOfParallelism = workers }, i =>
+        {
+            var (offset, length, decay) = work[i];
+            var p = MemoryMarshal.Cast<byte, float>(tensors.Parameters.bytes).Slice((int)offset, (int)length);
+            var g = MemoryMarshal.Cast<byte, float>(tensors.grad.bytes).Slice((int)offset, (int)length);
+            var m = MemoryMarshal.Cast<byte, float>(tensors.ExpAvg.bytes).Slice((int)offset, (int)length);
+            var v = MemoryMarshal.Cast<byte, float>(tensors.ExpAvgSq.bytes).Slice((int)offset, (int)length);
+            Update(p, g, m, v, k, decay);
+        });
+    }
+
+    struct Coefficients
+    {
+        public float Scale, OneMinusB1, B2, OneMinusB2, InvBc2Sqrt, Eps, StepSize, Decoupled, L2;
+    }
+
+    static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Coefficients k, bool decay)
+    {
+        float keep = decay ? k.Decoupled : 1f, l2 = decay ? k.L2 : 0f;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            int w = Vector<float>.Count;
+            var vScale = new Vector<float>(k.Scale); var vL2 = new Vector<float>(l2); var vKeep = new Vector<float>(keep);
+            var vA = new Vector<float>(k.OneMinusB1); var vB2 = new Vector<float>(k.B2); var vOneMinusB2 = new Vector<float>(k.OneMinusB2);
+            var vInv = new Vector<float>(k.InvBc2Sqrt); var vEps = new Vector<float>(k.Eps); var vStep = new Vector<float>(k.StepSize);
+            var pv = MemoryMarshal.Cast<float, Vector<float>>(p);
+            var gv = MemoryMarshal.Cast<float, Vector<float>>(g);
+            var mv = MemoryMarshal.Cast<float, Vector<float>>(m);
+            var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
+            for (int j = 0; j < pv.Length; j++)
+            {
+                var pj = pv[j];
+                var gj = gv[j] * vScale + vL2 * pj;
+                pj *= vKeep;
+                var mj = mv[j] + vA * (gj - mv[j]);
+                var vj = vv[j] * vB2 + vOneMinusB2 * (gj * gj);
+                var d = Vector.SquareRoot(vj) * vInv + vEps;
+                pv[j] = pj - vStep * (mj / d);
+                mv[j] = mj;
+                vv[j] = vj;
+            }
+            i = pv.Length * w;
+        }
+        for (; i < p.Length; i++)
+        {
+            float pj = p[i];
+            float gj = g[i] * k.Scale + l2 * pj;
+            pj *= keep;
+            float mj = m[i] + k.OneMinusB1 * (gj - m[i]);
+            float vj = v[i] * k.B2 + k.OneMinusB2 * (gj * gj);
+            float d = MathF.Sqrt(vj) * k.InvBc2Sqrt + k.Eps;
+            p[i] = pj - k.StepSize * (mj / d);
+            m[i] = mj;
+            v[i] = vj;
+        }
+    }
+
+    /// <summary>Zeros every gradient (one op on the flat buffer).</summary>
     public void ZeroGrad()
     {
-        foreach (var p in parameters) p.Value.grad?.zero_();
+        using var _ = no_grad();
+        Gradients.zero_();
     }
 
     public void Dispose()
     {
-        decayMask.Dispose();
+        decayMask?.Dispose();
+        foreach (var v in gradViews) v.Dispose();
+        Gradients.Dispose();
         ExpAvg.Dispose();
         ExpAvgSq.Dispose();
     }

@@ -8,10 +8,24 @@ using TorchDevice = TorchSharp.torch.Device;
 namespace Maskwork.Backend.Training;
 
 /// <summary>Everything the trainer needs besides data.</summary>
-public sealed record TrainerSetup(string Recipe, ModelParts Parts, TrainOptions Options, long Seed, TorchDevice Device, ScalarType Precision);
+public sealed record TrainerSetup(string Recipe, ModelParts Parts, TrainOptions Options, long Seed, TorchDevice Device, ScalarType Precision)
+{
+    /// <summary>Optional training-time augmentation of raw samples, run on the background data thread.</summary>
+    public ISampleAugment? Augment { get; init; }
+
+    /// <summary>How many batches the background pipeline may prepare ahead of the step (bounded memory).</summary>
+    public int PrefetchDepth { get; init; } = 3;
+}
+
+/// <summary>Where the wall time of one step went (seconds): waiting for/finishing the batch and masking, forward, backward, optimizer.</summary>
+public sealed record StepTimings(double Data, double Forward, double Backward, double Optimizer);
 
 /// <summary>What one optimizer step did.</summary>
-public sealed record StepReport(long Step, double Loss, double Lr, double GradNorm, bool Skipped, double SamplesPerSecond, double Seconds);
+public sealed record StepReport(long Step, double Loss, double Lr, double GradNorm, bool Skipped, double SamplesPerSecond, double Seconds)
+{
+    /// <summary>The step's time split.</summary>
+    public StepTimings? Timings { get; init; }
+}
 
 /// <summary>Raised when too many consecutive steps had a non-finite loss; the last good state is checkpointed first.</summary>
 public sealed class NonFiniteLossException(long step, int count)
@@ -62,7 +76,11 @@ public sealed class Trainer : IDisposable
     public void Run(long untilStep, CancellationToken ct, Action<StepReport>? onStep = null, Action<Trainer>? onCheckpoint = null)
     {
         int accumulate = Math.Max(1, setup.Options.Accumulate);
-        using var prefetch = new BatchPrefetcher<IReadOnlyList<Sample>>(k => data.Batch(order, k), Step * accumulate);
+        // Reading, augmentation and (for pure tokenizers) tokenization run on the prefetch thread,
+        // a bounded number of batches ahead; the trainer thread moves tokens to the device and owns them.
+        using var prefetch = new BatchPrefetcher<PreparedBatch>(
+            k => PreparedBatch.Make(data.Batch(order, k), k, setup.Augment, setup.Parts.Tokenizer),
+            Step * accumulate, Math.Max(1, setup.PrefetchDepth), dispose: b => b.Dispose());
         try
         {
             while (Step < untilStep && !ct.IsCancellationRequested)
@@ -79,9 +97,24 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    StepReport TrainStep(BatchPrefetcher<IReadOnlyList<Sample>> prefetch, int accumulate)
+    /// <summary>Tokens of a prepared batch on the training device, made here when the background thread could not.</summary>
+    TokenBatch DeviceTokens(PreparedBatch batch)
+    {
+        if (batch.Tokens is not { } t) return setup.Parts.Tokenizer.Tokenize(batch.Samples, setup.Device);
+        if (setup.Device.type == DeviceType.CPU) return t;
+        Tensor Move(Tensor x) => x.pin_memory().to(setup.Device, non_blocking: true);
+        return t with
+        {
+            Tokens = Move(t.Tokens), Positions = t.Positions is null ? null : Move(t.Positions),
+            Padding = t.Padding is null ? null : Move(t.Padding), Labels = t.Labels is null ? null : Move(t.Labels),
+            Extras = t.Extras.ToDictionary(kv => kv.Key, kv => Move(kv.Value)),
+        };
+    }
+
+    StepReport TrainStep(BatchPrefetcher<PreparedBatch> prefetch, int accumulate)
     {
         var clock = Stopwatch.StartNew();
+        double dataS = 0, forwardS = 0, backwardS = 0;
         using var scope = NewDisposeScope();
         using var precision = Devices.Precision.Use(setup.Precision);
         double lr = schedule.At(Step);
@@ -90,21 +123,28 @@ public sealed class Trainer : IDisposable
         int samples = 0;
         for (int micro = 0; micro < accumulate; micro++)
         {
-            var batch = prefetch.Next();
-            samples += batch.Count;
+            long t0 = Stopwatch.GetTimestamp();
+            using var batch = prefetch.Next();
+            samples += batch.Samples.Count;
             long mix = Mix(setup.Seed, Step, micro);
             generator.manual_seed(mix);
             manual_seed(mix ^ 0x3c3c3c);
-            var tokens = setup.Parts.Tokenizer.Tokenize(batch, setup.Device);
+            var tokens = DeviceTokens(batch);
             var plan = setup.Parts.Masker.Plan(tokens, new MaskContext(Step, generator));
+            long t1 = Stopwatch.GetTimestamp();
             var result = Model.Forward(tokens, plan);
-            var loss = result.Loss / accumulate;
+            var loss = accumulate == 1 ? result.Loss : result.Loss / accumulate;
             double value = loss.item<float>();
+            long t2 = Stopwatch.GetTimestamp();
+            dataS += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
+            forwardS += Stopwatch.GetElapsedTime(t1, t2).TotalSeconds;
             if (!double.IsFinite(value)) { finite = false; break; }
             lossSum += value;
             loss.backward();
+            backwardS += Stopwatch.GetElapsedTime(t2).TotalSeconds;
         }
 
+        long tOpt = Stopwatch.GetTimestamp();
         double gradNorm = double.NaN;
         if (finite)
         {
@@ -113,8 +153,8 @@ public sealed class Trainer : IDisposable
             finite = double.IsFinite(gradNorm);
             if (finite)
             {
-                if (setup.Options.ClipGrad > 0 && gradNorm > setup.Options.ClipGrad) grad.mul_(setup.Options.ClipGrad / (gradNorm + 1e-6));
-                Optimizer.Step(grad, lr);
+                double scale = setup.Options.ClipGrad > 0 && gradNorm > setup.Options.ClipGrad ? setup.Options.ClipGrad / (gradNorm + 1e-6) : 1.0;
+                Optimizer.Step(grad, lr, scale); // clipping is folded into the update's single pass
             }
         }
         Optimizer.ZeroGrad();
@@ -126,8 +166,12 @@ public sealed class Trainer : IDisposable
             NonFiniteSteps++;
             if (++consecutiveNonFinite >= setup.Options.MaxNonFiniteSteps) throw new NonFiniteLossException(Step, consecutiveNonFinite);
         }
+        double optimizerS = Stopwatch.GetElapsedTime(tOpt).TotalSeconds;
         double seconds = clock.Elapsed.TotalSeconds;
-        return new StepReport(Step, finite ? lossSum : double.NaN, lr, gradNorm, !finite, samples / seconds, seconds);
+        return new StepReport(Step, finite ? lossSum : double.NaN, lr, gradNorm, !finite, samples / seconds, seconds)
+        {
+            Timings = new StepTimings(dataS, forwardS, backwardS, optimizerS),
+        };
     }
 
     /// <summary>Named tensors of the whole training state.</summary>
