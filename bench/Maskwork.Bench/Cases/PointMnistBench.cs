@@ -29,6 +29,7 @@ public sealed class PointMnistBench : IBenchCase
             DecoderDim = args.Int("decoder-dim", 128), DecoderDepth = args.Int("decoder-depth", 2), DecoderHeads = 4,
             MaskRatio = args.Double("mask-ratio", 0.6), RotateDegrees = args.Double("rotate", 15),
         };
+        if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 1));
         var clock = Stopwatch.StartNew();
         var reader = new ImagePointsReader("fashion-mnist-points", "fashion-mnist");
         var issues = new DataIssueLog();
@@ -54,6 +55,7 @@ public sealed class PointMnistBench : IBenchCase
             return recipe.Build(options, new BuildContext(device, new DataSpec(reader.Name, "")));
         }
         var train0 = recipe.Training with { Steps = steps, Batch = batch, WarmupSteps = Math.Min(recipe.Training.WarmupSteps, steps / 5), CheckpointEvery = 0 };
+        // --png FILE writes reconstruction pictures (input | visible groups | reconstruction) of test clouds.
         double? lr = args.Value("lr") is not null ? args.Double("lr", 0) : null;
         if (lr is not null) train0 = train0 with { Lr = lr };
 
@@ -70,6 +72,7 @@ public sealed class PointMnistBench : IBenchCase
             });
         }
         double trainSeconds = trainClock.Elapsed.TotalSeconds;
+        if (args.Value("png") is { } png) SavePicture(parts, test.Take(6).ToList(), seed, device, png);
 
         double ProbeAccuracy(ModelParts p)
         {
@@ -92,5 +95,22 @@ public sealed class PointMnistBench : IBenchCase
             train_s = Math.Round(trainSeconds, 1), wall_s = Math.Round(clock.Elapsed.TotalSeconds, 1),
         });
         return 0;
+    }
+
+    static void SavePicture(ModelParts parts, IReadOnlyList<Sample> samples, long seed, Device device, string path)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var model = new MaskedModel(parts);
+        model.eval();
+        using var generator = new Generator((ulong)seed);
+        var tokens = parts.Tokenizer.Tokenize(samples, device);
+        var plan = parts.Masker.Plan(tokens, new MaskContext(0, generator));
+        var result = model.Forward(tokens, plan);
+        var (h, w, rgb) = parts.Renderer!.Render(tokens, plan, result.Reconstruction!, parts.Tokenizer);
+        var canvas = new Maskwork.Backend.Visuals.Canvas(w, h);
+        rgb.CopyTo(canvas.Pixels, 0);
+        canvas.SavePng(path);
+        Console.Error.WriteLine($"  wrote {path}");
     }
 }
