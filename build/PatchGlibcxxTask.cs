@@ -29,9 +29,14 @@ public sealed class PatchGlibcxxVersionNeed : Task
         if (changed < 0) { Log.LogWarning("{0} is not a 64-bit little-endian ELF file; not patched.", LibraryPath); return true; }
         if (changed > 0)
         {
+            // Keep the copied file's timestamp so incremental builds see it as unchanged and do not
+            // re-copy the unpatched original over it (which would leave a window with an unloadable library).
+            DateTime stamp = File.GetLastWriteTimeUtc(LibraryPath);
             string tmp = LibraryPath + ".patching";
             File.WriteAllBytes(tmp, elf);
+            File.SetLastWriteTimeUtc(tmp, stamp);
             File.Copy(tmp, LibraryPath, true);
+            File.SetLastWriteTimeUtc(LibraryPath, stamp);
             File.Delete(tmp);
             Log.LogMessage(MessageImportance.High, "Maskwork: marked " + Version + " weak in " + LibraryPath + " (system libstdc++ lacks it).");
         }

@@ -167,3 +167,16 @@ public class TrainingTests : IDisposable
         Assert.NotEqual(new BatchOrder(10, 4, 2).Indices(0), a.Indices(0));
     }
 }
+
+public class SeedMixTests
+{
+    [Fact]
+    public void Seeds_are_the_same_in_every_process()
+    {
+        // Fixed values: a per-process randomised hash (HashCode) would break exact resume across processes.
+        Assert.Equal(Maskwork.Backend.Data.SeedMix.Of(1, 2, 3), Maskwork.Backend.Data.SeedMix.Of(1, 2, 3));
+        Assert.Equal(2558736989570252433L, Maskwork.Backend.Data.SeedMix.Of(0, 0, 0));
+        Assert.NotEqual(Maskwork.Backend.Data.SeedMix.Of(1, 2, 3), Maskwork.Backend.Data.SeedMix.Of(1, 3, 2));
+        Assert.Equal([4, 8, 9, 2], new Maskwork.Backend.Data.BatchOrder(10, 4, 7).Indices(0)); // pinned: System.Random(int) is stable across processes
+    }
+}

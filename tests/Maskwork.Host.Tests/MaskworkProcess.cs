@@ -58,7 +58,10 @@ public static class MaskworkProcess
         return new Result(p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary>A copy of the host folder made of symlinks, without its plugins/ folder.</summary>
+    /// <summary>
+    /// A copy of the host folder without its plugins/ folder: managed files are copied (the runtime takes the
+    /// app's base directory from the real path of the main assembly), the large native libraries are symlinked.
+    /// </summary>
     public static string HostWithoutPlugins(string target)
     {
         Directory.CreateDirectory(target);
@@ -68,7 +71,8 @@ public static class MaskworkProcess
             if (name == "plugins") continue;
             string link = Path.Combine(target, name);
             if (Directory.Exists(entry)) Directory.CreateSymbolicLink(link, entry);
-            else File.CreateSymbolicLink(link, entry);
+            else if (new FileInfo(entry).Length > 16 << 20) File.CreateSymbolicLink(link, entry);
+            else File.Copy(entry, link);
         }
         return target;
     }

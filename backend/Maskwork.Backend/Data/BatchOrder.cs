@@ -28,7 +28,7 @@ public sealed class BatchOrder(int datasetSize, int batchSize, long seed)
 
     int[] Permutation(int epoch)
     {
-        var rng = new Random(HashCode.Combine(seed, epoch, 0x5eed));
+        var rng = new Random((int)(SeedMix.Of(seed, epoch, 0x5eed) & 0x7fffffff));
         var p = Enumerable.Range(0, datasetSize).ToArray();
         rng.Shuffle(p);
         return p;

@@ -35,7 +35,7 @@ public sealed class ImageAugment(long seed, double minScale = 0.2, double flipPr
         float[] result;
         using (NewDisposeScope())
         using (no_grad())
-        using (var generator = new Generator((ulong)(HashCode.Combine(seed, batchIndex, 0xa09) & 0x7fffffff)))
+        using (var generator = new Generator((ulong)(SeedMix.Of(seed, batchIndex, 0xa09) & 0x7fffffff)))
         {
             var x = tensor(data, [b, shape[0], shape[1], shape[2]]);
             var area = rand(b, generator: generator) * (1 - MinScale) + MinScale;

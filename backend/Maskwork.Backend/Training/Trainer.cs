@@ -70,7 +70,7 @@ public sealed class Trainer : IDisposable
     /// <summary>Seconds the loop waited for data since construction.</summary>
     public double DataWaitSeconds { get; private set; }
 
-    static long Mix(long seed, long step, long micro) => HashCode.Combine(seed, step, micro) & 0x7fffffffL;
+    static long Mix(long seed, long step, long micro) => SeedMix.Of(seed, step, micro) & 0x7fffffffL;
 
     /// <summary>Trains until <paramref name="untilStep"/> steps are done, the token is cancelled, or the loss diverges.</summary>
     public void Run(long untilStep, CancellationToken ct, Action<StepReport>? onStep = null, Action<Trainer>? onCheckpoint = null)
