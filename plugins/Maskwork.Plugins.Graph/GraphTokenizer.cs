@@ -65,7 +65,7 @@ public sealed class GraphTokenizer(bool normalizeRows = true, bool selfLoops = t
         if (NormalizeRows)
         {
             var sums = x.sum(1, keepdim: true);
-            scale = where(sums > 0, sums, ones_like(sums));
+            scale = where(sums.gt(Maskwork.Plugins.Graph.Nn.MessagePassing.Zero), sums, ones_like(sums));
             x = x / scale;
         }
         var edgeIndex = tensor(src.Concat(dst).ToArray(), [2, src.Count]);

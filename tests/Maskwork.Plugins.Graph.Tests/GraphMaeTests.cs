@@ -105,25 +105,27 @@ public class GraphMaeTests
     }
 
     [Fact]
-    public async Task Graphmae_trains_on_cora_and_the_loss_falls()
+    public void Graphmae_trains_through_the_trainer_and_the_loss_falls()
     {
-        var graph = await Readers.PlanetoidReader.ReadAsync(Path.Combine(TinyGraphs.Cora, "nodes.csv"), Path.Combine(TinyGraphs.Cora, "edges.csv"), null, false, "cora", CancellationToken.None);
+        var graph = TinyGraphs.Communities(4, 50, 64, seed: 1);
         var recipe = GraphMaeRecipe.Cora();
-        var options = new GraphMaeOptions { Hidden = 16, Heads = 2 };
+        var options = new GraphMaeOptions { Hidden = 16, Heads = 2, Features = 64 };
         manual_seed(0);
-        var parts = recipe.Build(options, new BuildContext(CPU, new DataSpec("planetoid", TinyGraphs.Cora)));
+        var parts = recipe.Build(options, new BuildContext(CPU, new DataSpec("planetoid", "")));
         Assert.Equal(ProbeLevel.Token, parts.ProbeLevel);
         var losses = new List<double>();
         using var trainer = new Trainer(new TrainerSetup(recipe.Name, parts, recipe.Training with { Steps = 60, Lr = 0.01, CheckpointEvery = 0 }, 0, CPU, ScalarType.Float32),
             new SampleSet([graph]));
         trainer.Run(60, CancellationToken.None, r => losses.Add(r.Loss));
         Assert.Equal(60, losses.Count);
-        Assert.True(losses.Skip(50).Average() < losses.Take(10).Average() * 0.9, $"loss {losses.Take(10).Average():F4} → {losses.Skip(50).Average():F4}");
+        Assert.True(losses.Skip(50).Average() < losses.Take(10).Average() * 0.8, $"loss {losses.Take(10).Average():F4} → {losses.Skip(50).Average():F4}");
         Assert.Equal(0, trainer.NonFiniteSteps);
 
         using var nodes = NodeProbe.Features(parts, [graph], CPU, ScalarType.Float32);
-        Assert.Equal(new long[] { 2708, 16 }, nodes.Features.shape);
+        Assert.True(((nn.Module)parts.Encoder).training, "probing must leave the encoder in training mode");
+        Assert.Equal(new long[] { 200, 16 }, nodes.Features.shape);
         Assert.Equal(graph.NodeLabels.Select(l => (long)l), nodes.Labels);
+        Assert.Equal(graph.NodeSplits.Select(s => (long)s), nodes.Splits);
     }
 
     [Fact]

@@ -123,15 +123,15 @@ public sealed class GatConv : nn.Module<Tensor, Tensor, Tensor>
         // a_lᵀ (W h) = (Wᵀ a_l)ᵀ h: attention logits without projecting every node.
         var wl = attn_l.view(1, OutDim).matmul(weight).view(-1);
         var wr = attn_r.view(1, OutDim).matmul(weight).view(-1);
-        var position = full(n, -1L, dtype: ScalarType.Int64, device: x.device)
+        var position = full(n, MessagePassing.MinusOne, dtype: ScalarType.Int64, device: x.device)
             .index_put_(arange(t, dtype: ScalarType.Int64, device: x.device), targets);
-        var edges = position.index_select(0, edgeIndex[1]).ge(0).nonzero().view(-1);
+        var edges = position.index_select(0, edgeIndex[1]).ge(MessagePassing.Zero).nonzero().view(-1);
         var src = edgeIndex[0].index_select(0, edges);
         var dst = position.index_select(0, edgeIndex[1].index_select(0, edges));
         var hs = h.index_select(0, src);
         var scores = F.leaky_relu(hs.matmul(wl) + h.index_select(0, targets).matmul(wr).index_select(0, dst), options.NegativeSlope).unsqueeze(1);
         var alpha = F.dropout(MessagePassing.EdgeSoftmax(scores, dst, t), options.AttentionDropout, training);
-        var aggregated = zeros(t, InDim, dtype: hs.dtype, device: x.device).index_add(0, dst, hs * alpha, 1);
+        var aggregated = zeros(t, InDim, dtype: hs.dtype, device: x.device).index_add(0, dst, hs * alpha, MessagePassing.One);
         return Finish(Project(aggregated, weight) + bias);
     }
 

@@ -97,18 +97,19 @@ public sealed class GraphMaeEncoder : nn.Module, IEncoder
         {
             var (tokens, noiseNodes, sources) = Replacement(masked, x.shape[0]);
             tokenNodes = tokens;
-            features = features.clone().index_fill_(0, tokenNodes, 0.0);
+            features = features.clone().index_copy_(0, tokenNodes, zeros(tokenNodes.shape[0], x.shape[1], dtype: x.dtype, device: x.device));
             if (noiseNodes.shape[0] > 0) features.index_copy_(0, noiseNodes, x.detach().index_select(0, sources));
         }
         long width = features.shape[1];
         var flat = features.reshape(-1);
         var position = flat.nonzero().view(-1);
         var values = F.dropout(flat.index_select(0, position), p, training);
-        var sparse = sparse_coo_tensor(stack([position.div(width, rounding_mode: RoundingMode.floor), position.remainder(width)]), values, features.shape);
+        using var w = width.ToScalar();
+        var sparse = sparse_coo_tensor(stack([position.div(w, rounding_mode: RoundingMode.floor), position.remainder(w)]), values, features.shape);
         var projected = sparse.mm(first.Weight.t());
         if (tokenNodes is null || tokenNodes.shape[0] == 0) return projected;
         var tokenRows = F.dropout(mask_token.expand(tokenNodes.shape[0], -1), p, training);
-        return projected.index_add(0, tokenNodes, F.linear(tokenRows, first.Weight), 1);
+        return projected.index_add(0, tokenNodes, F.linear(tokenRows, first.Weight), MessagePassing.One);
     }
 
     /// <summary>Which masked nodes get the [MASK] token and which get random nodes' features (the rest keep theirs).</summary>
@@ -129,9 +130,9 @@ public sealed class GraphMaeEncoder : nn.Module, IEncoder
     {
         var (tokenNodes, noiseNodes, sources) = Replacement(masked, x.shape[0]);
         var corrupted = x.detach().clone();
-        corrupted.index_fill_(0, tokenNodes, 0.0);
+        corrupted.index_copy_(0, tokenNodes, zeros(tokenNodes.shape[0], x.shape[1], dtype: x.dtype, device: x.device));
         if (noiseNodes.shape[0] > 0) corrupted.index_copy_(0, noiseNodes, x.detach().index_select(0, sources));
-        return corrupted.index_add(0, tokenNodes, mask_token.expand(tokenNodes.shape[0], -1), 1);
+        return corrupted.index_add(0, tokenNodes, mask_token.expand(tokenNodes.shape[0], -1), MessagePassing.One);
     }
 }
 
@@ -142,7 +143,8 @@ public static class ScaledCosineError
     {
         var x = F.normalize(prediction, p: 2, dim: -1);
         var y = F.normalize(target, p: 2, dim: -1);
-        return (1 - (x * y).sum(-1)).pow(alpha).mean();
+        using var exponent = alpha.ToScalar();
+        return (x * y).sum(-1).neg().add_(MessagePassing.One).pow(exponent).mean();
     }
 }
 

@@ -7,6 +7,13 @@ namespace Maskwork.Plugins.Graph.Nn;
 public static class MessagePassing
 {
     /// <summary>
+    /// Scalars held for the process's lifetime. A temporary TorchSharp <c>Scalar</c> passed to a long native call can be
+    /// finalized by the GC while the call still reads it (seen as "Expected false to be true … toFloat" in index_fill_
+    /// under memory pressure); hot paths here pass these instead.
+    /// </summary>
+    internal static readonly Scalar One = 1.ToScalar(), Zero = 0.ToScalar(), MinusOne = (-1).ToScalar();
+
+    /// <summary>
     /// Softmax of <paramref name="scores"/> [E, H] over the edges that share a target in <paramref name="target"/> [E]
     /// (DGL's edge_softmax): exp(s − max) / Σ exp(s − max) per (target, head). The max is a constant for the gradient.
     /// </summary>
@@ -15,7 +22,7 @@ public static class MessagePassing
         Tensor max;
         using (no_grad()) max = SegmentMax(scores.detach(), target, nodes).index_select(0, target);
         var exp = (scores - max).exp();
-        var sum = zeros(nodes, scores.shape[1], dtype: scores.dtype, device: scores.device).index_add(0, target, exp, 1);
+        var sum = zeros(nodes, scores.shape[1], dtype: scores.dtype, device: scores.device).index_add(0, target, exp, One);
         return exp / sum.index_select(0, target);
     }
 
@@ -31,10 +38,10 @@ public static class MessagePassing
         var byValue = values.sort(0).Indices;                                            // [E,H]
         var byTarget = target.index_select(0, byValue.view(-1)).view(e, h).sort(0, stable: true).Indices;
         var sorted = values.gather(0, byValue.gather(0, byTarget));                       // grouped by target, ascending within
-        var degree = zeros(nodes, dtype: ScalarType.Int64, device: values.device).index_add(0, target, ones_like(target), 1);
-        var last = (degree.cumsum(0) - 1).clamp_min(0);
+        var degree = zeros(nodes, dtype: ScalarType.Int64, device: values.device).index_add(0, target, ones_like(target), One);
+        var last = degree.cumsum(0).sub_(One).clamp_min(Zero);
         var max = sorted.index_select(0, last);
-        return max.masked_fill(degree.eq(0).unsqueeze(1), 0);
+        return max.masked_fill(degree.eq(Zero).unsqueeze(1), Zero);
     }
 
     /// <summary>
@@ -44,6 +51,6 @@ public static class MessagePassing
     public static Tensor Aggregate(Tensor values, Tensor weights, Tensor source, Tensor target, long nodes)
     {
         var messages = values.index_select(0, source) * weights.unsqueeze(-1);
-        return zeros([nodes, .. values.shape[1..]], dtype: messages.dtype, device: values.device).index_add(0, target, messages, 1);
+        return zeros([nodes, .. values.shape[1..]], dtype: messages.dtype, device: values.device).index_add(0, target, messages, One);
     }
 }
