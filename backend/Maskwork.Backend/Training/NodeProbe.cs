@@ -63,20 +63,20 @@ public static class NodeProbe
         encoder?.eval();
         try
         {
-        foreach (var sample in samples)
-        {
-            using var scope = NewDisposeScope();
-            var tokens = parts.Tokenizer.Tokenize([sample], device);
-            var latent = parts.Encoder.Encode(tokens, MaskPlan.None(tokens.BatchSize, tokens.TokenCount, device)).Latent;
-            long n = tokens.BatchSize * tokens.TokenCount;
-            var keep = tokens.Padding is { } pad ? pad.reshape(-1).logical_not() : ones(n, dtype: ScalarType.Bool, device: device);
-            var y = tokens.Labels is { } l && l.numel() == n ? l.reshape(-1) : full(n, -1L, device: device);
-            var s = tokens.Extras.TryGetValue(SplitKey, out var sp) ? sp.reshape(-1) : full(n, None, device: device);
-            var index = keep.nonzero().view(-1);
-            chunks.Add(latent.reshape(n, -1).index_select(0, index).to_type(ScalarType.Float32).cpu().MoveToOuterDisposeScope());
-            labels.AddRange(y.index_select(0, index).to_type(ScalarType.Int64).cpu().data<long>().ToArray());
-            splits.AddRange(s.index_select(0, index).to_type(ScalarType.Int64).cpu().data<long>().ToArray());
-        }
+            foreach (var sample in samples)
+            {
+                using var scope = NewDisposeScope();
+                var tokens = parts.Tokenizer.Tokenize([sample], device);
+                var latent = parts.Encoder.Encode(tokens, MaskPlan.None(tokens.BatchSize, tokens.TokenCount, device)).Latent;
+                long n = tokens.BatchSize * tokens.TokenCount;
+                var keep = tokens.Padding is { } pad ? pad.reshape(-1).logical_not() : ones(n, dtype: ScalarType.Bool, device: device);
+                var y = tokens.Labels is { } l && l.numel() == n ? l.reshape(-1) : full(n, -1L, device: device);
+                var s = tokens.Extras.TryGetValue(SplitKey, out var sp) ? sp.reshape(-1) : full(n, None, device: device);
+                var index = keep.nonzero().view(-1);
+                chunks.Add(latent.reshape(n, -1).index_select(0, index).to_type(ScalarType.Float32).cpu().MoveToOuterDisposeScope());
+                labels.AddRange(y.index_select(0, index).to_type(ScalarType.Int64).cpu().data<long>().ToArray());
+                splits.AddRange(s.index_select(0, index).to_type(ScalarType.Int64).cpu().data<long>().ToArray());
+            }
         }
         finally
         {
