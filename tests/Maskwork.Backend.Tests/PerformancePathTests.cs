@@ -88,6 +88,38 @@ public class PerformancePathTests
         Assert.Equal(ScalarType.Float32, Precision.Compute);
     }
 
+    [Fact]
+    public void Dense_as_pointwise_convolution_equals_linear_in_values_and_gradients()
+    {
+        manual_seed(4);
+        var dense = new Dense(24, 40);
+        foreach (var x in new[] { randn(3, 7, 24), randn(50, 24), randn(7, 3, 24).transpose(0, 1) })
+        {
+            Tensor y1, y2, g1, g2, w1, w2;
+            bool saved = Dense.ConvolutionGemm;
+            try
+            {
+                Dense.ConvolutionGemm = true;
+                var a = x.detach().requires_grad_();
+                y1 = dense.forward(a);
+                (y1 * y1).sum().backward();
+                g1 = a.grad!.clone(); w1 = dense.parameters().First().grad!.clone();
+                dense.zero_grad();
+                Dense.ConvolutionGemm = false;
+                var b = x.detach().requires_grad_();
+                y2 = dense.forward(b);
+                (y2 * y2).sum().backward();
+                g2 = b.grad!.clone(); w2 = dense.parameters().First().grad!.clone();
+                dense.zero_grad();
+            }
+            finally { Dense.ConvolutionGemm = saved; }
+            Assert.Equal(y2.shape, y1.shape);
+            Assert.True(y1.allclose(y2, rtol: 1e-4, atol: 1e-5), "outputs differ");
+            Assert.True(g1.allclose(g2, rtol: 1e-4, atol: 1e-4), "input gradients differ");
+            Assert.True(w1.allclose(w2, rtol: 1e-4, atol: 1e-4), "weight gradients differ");
+        }
+    }
+
     static (List<Parameter> Ours, List<Parameter> Theirs, FlatAdamW Flat, optim.Optimizer Reference) Pair(bool fused)
     {
         manual_seed(7);

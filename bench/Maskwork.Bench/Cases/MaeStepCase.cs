@@ -14,15 +14,16 @@ namespace Maskwork.Bench.Cases;
 public sealed class MaeStepCase : IBenchCase
 {
     public string Name => "mae-step";
-    public string Summary => "MAE-Tiny/4 train step via the image plugin + Trainer (--precision fp32|bf16 --batch 128 --threads 2 --steps 20 --warmup 5 --attention auto|sdpa|batched)";
+    public string Summary => "MAE-Tiny/4 train step via the image plugin + Trainer (--precision fp32|bf16 --batch 128 --threads 2 --steps 20 --warmup 5 --attention auto|sdpa|batched --conv-gemm true|false)";
 
     public Task<int> RunAsync(BenchArgs args)
     {
         MaeTiny.Threads(args);
         var precision = Precision.Parse(args.String("precision", "fp32"));
         int batch = args.Int("batch", 128), steps = args.Int("steps", 20), warmup = args.Int("warmup", 5);
+        Maskwork.Backend.Nn.Dense.ConvolutionGemm = args.String("conv-gemm", "true") != "false";
         Maskwork.Backend.Nn.Attention.Kernel = Enum.Parse<Maskwork.Backend.Nn.AttentionKernel>(args.String("attention", "auto"), ignoreCase: true);
-        double gemm = MaeTiny.GemmPeak(precision);
+        var (gemm, gemmMm, gemmConv) = MaeTiny.GemmPeak(precision);
 
         var parts = MaeTiny.Parts();
         using var trainer = new Trainer(MaeTiny.Setup(parts, batch, warmup + steps, precision), new SampleSet(MaeTiny.Samples(Math.Max(1024, batch * 4))));
@@ -38,13 +39,13 @@ public sealed class MaeStepCase : IBenchCase
         BenchArgs.Emit(new
         {
             @case = Name, precision = Precision.Name(precision), batch, threads = get_num_threads(), steps,
-            attention = Maskwork.Backend.Nn.Attention.Kernel.ToString().ToLowerInvariant(),
+            attention = Maskwork.Backend.Nn.Attention.Kernel.ToString().ToLowerInvariant(), conv_gemm = Maskwork.Backend.Nn.Dense.ConvolutionGemm,
             img_per_s = Math.Round(batch * steps / wall, 1),
             step_ms = Math.Round(stepS * 1000, 1),
             data_ms = Ms(t => t.Data), forward_ms = Ms(t => t.Forward), backward_ms = Ms(t => t.Backward), optimizer_ms = Ms(t => t.Optimizer),
             optimizer_share = Math.Round(reports.Sum(r => r.Timings!.Optimizer) / wall, 4),
             gflops = Math.Round(flops / stepS / 1e9, 1),
-            gemm_peak_gflops = Math.Round(gemm, 1),
+            gemm_peak_gflops = Math.Round(gemm, 1), gemm_mm_gflops = Math.Round(gemmMm, 1), gemm_conv1x1_gflops = Math.Round(gemmConv, 1),
             loss = Math.Round(reports[^1].Loss, 4),
             parameters = trainer.Optimizer.Count,
             load1 = MaeTiny.Load1(),
