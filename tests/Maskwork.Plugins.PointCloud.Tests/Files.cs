@@ -11,7 +11,7 @@ static class Files
 {
     public static string Shared(string relative)
     {
-        foreach (var root in new[] { "/work/shared/datasets", Path.Combine(AppContext.BaseDirectory, "../../../../../../shared/datasets"), "../shared/datasets" })
+        foreach (var root in new[] { Path.Combine(AppContext.BaseDirectory, "../../../../../../shared/datasets"), "../shared/datasets" })
         {
             var path = Path.GetFullPath(Path.Combine(root, relative));
             if (File.Exists(path)) return path;
