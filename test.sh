@@ -16,7 +16,7 @@ for proj in tests/*/*.csproj; do
   name=$(basename "$proj" .csproj)
   echo "== $name" >&2
   log=$(mktemp)
-  dotnet test "$proj" -c Release --no-build -nologo 2>&1 | tee "$log" | grep -E "^\s*(Failed |Passed!|Failed!|\[xUnit.*\] .*FAIL|  Error Message|   *Assert)" >&2
+  dotnet test "$proj" -c Release --no-build -nologo 2>&1 | tee "$log" | grep -E -A3 "^\s*(Failed [A-Z]|Passed!|Failed!)" | grep -vE "^\s+at |^--$" >&2
   line=$(grep -E "(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+" "$log" | tail -n 1)
   if [ -z "$line" ]; then
     echo "$name: no test summary (crash or build problem); last lines:" >&2; tail -n 20 "$log" >&2
