@@ -32,11 +32,14 @@ public sealed class PointMnistBench : IBenchCase
         if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 1));
         var clock = Stopwatch.StartNew();
         var reader = new ImagePointsReader("fashion-mnist-points", "fashion-mnist");
+        string sampling = args.String("sampling", "pixels"), pool = args.String("pool", "mean");
+        if (pool is not ("mean" or "max" or "max+mean")) throw new ArgumentException($"--pool must be mean, max or max+mean, not '{pool}'");
+        var dataOptions = new Dictionary<string, string> { ["sampling"] = sampling, ["points"] = options.Points.ToString(System.Globalization.CultureInfo.InvariantCulture), ["seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         var issues = new DataIssueLog();
         async Task<List<Sample>> Load(string split, int limit)
         {
             var list = new List<Sample>();
-            await foreach (var s in reader.ReadAsync(new DataSpec(reader.Name, "") { Split = split }, issues, CancellationToken.None))
+            await foreach (var s in reader.ReadAsync(new DataSpec(reader.Name, "") { Split = split, Options = dataOptions }, issues, CancellationToken.None))
             {
                 list.Add(s);
                 if (list.Count == limit) break;
@@ -74,21 +77,29 @@ public sealed class PointMnistBench : IBenchCase
         double trainSeconds = trainClock.Elapsed.TotalSeconds;
         if (args.Value("png") is { } png) SavePicture(parts, test.Take(6).ToList(), seed, device, png);
 
-        double ProbeAccuracy(ModelParts p)
+        // Encoder tokens [N,G,D] of every probe cloud (all groups visible, eval mode, no
+        // augmentation), pooled three ways; the same linear probe (same seed) for both encoders.
+        var probeSet = train.Take(probeTrain).ToList();
+        long[] yTrain = probeSet.Select(s => (long)s.Label!.Value).ToArray(), yTest = test.Select(s => (long)s.Label!.Value).ToArray();
+        Dictionary<string, double> ProbeAccuracies(ModelParts p)
         {
-            var probeSet = train.Take(probeTrain).ToList();
-            var xTrain = Probe.Features(p, probeSet, device, ScalarType.Float32, batch: 128);
-            var xTest = Probe.Features(p, test, device, ScalarType.Float32, batch: 128);
-            double acc = Probe.Linear(xTrain, probeSet.Select(s => (long)s.Label!.Value).ToArray(), xTest, test.Select(s => (long)s.Label!.Value).ToArray(), seed);
-            xTrain.Dispose(); xTest.Dispose();
-            return acc;
+            using var scope = NewDisposeScope();
+            var tTrain = TokenFeatures(p, probeSet, device);
+            var tTest = TokenFeatures(p, test, device);
+            var result = new Dictionary<string, double>();
+            foreach (var name in new[] { "mean", "max", "max+mean" })
+                result[name] = Probe.Linear(Pool(tTrain, name), yTrain, Pool(tTest, name), yTest, seed);
+            return result;
         }
-        double accuracy = ProbeAccuracy(parts);
-        double randomAccuracy = ProbeAccuracy(Build());
+        var pretrained = ProbeAccuracies(parts);
+        var random = ProbeAccuracies(Build());
+        double accuracy = pretrained[pool], randomAccuracy = random[pool];
         BenchArgs.Emit(new
         {
             @case = Name, accuracy = Math.Round(accuracy, 4), random_init_accuracy = Math.Round(randomAccuracy, 4),
-            gain_points = Math.Round((accuracy - randomAccuracy) * 100, 2), steps, batch,
+            gain_points = Math.Round((accuracy - randomAccuracy) * 100, 2), pool, sampling, steps, batch,
+            by_pool = pretrained.ToDictionary(kv => kv.Key, kv => new[] { Math.Round(kv.Value, 4), Math.Round(random[kv.Key], 4) }),
+            mask_ratio = options.MaskRatio, lr = train0.Lr ?? train0.BaseLr * batch / 256,
             first_loss = Math.Round(firstLoss, 5), final_loss = Math.Round(lastLoss, 5),
             points = options.Points, groups = options.Groups, group_size = options.GroupSize, encoder = $"{options.EncoderDim}x{options.EncoderDepth}",
             pretrain_samples = Math.Min(pretrainCount, train.Count), probe_train = probeTrain, probe_test = test.Count,
@@ -96,6 +107,32 @@ public sealed class PointMnistBench : IBenchCase
         });
         return 0;
     }
+
+    /// <summary>Encoder output tokens [N,G,D] of every sample: all groups visible, eval mode, no gradients.</summary>
+    static Tensor TokenFeatures(ModelParts parts, IReadOnlyList<Sample> samples, Device device, int batch = 128)
+    {
+        var chunks = new List<Tensor>();
+        using var _ = no_grad();
+        (parts.Encoder as nn.Module)?.eval();
+        for (int i = 0; i < samples.Count; i += batch)
+        {
+            using var scope = NewDisposeScope();
+            var tokens = parts.Tokenizer.Tokenize(samples.Skip(i).Take(batch).ToList(), device);
+            var encoded = parts.Encoder.Encode(tokens, MaskPlan.None(tokens.BatchSize, tokens.TokenCount, device));
+            chunks.Add(encoded.Latent.to_type(ScalarType.Float32).cpu().MoveToOuterDisposeScope());
+        }
+        var all = cat(chunks, 0);
+        foreach (var c in chunks) c.Dispose();
+        return all;
+    }
+
+    /// <summary>Pools tokens [N,G,D] to features: mean [N,D], max [N,D], or both concatenated [N,2D] (Point-MAE's classification pooling).</summary>
+    static Tensor Pool(Tensor tokens, string how) => how switch
+    {
+        "mean" => tokens.mean([1L]),
+        "max" => tokens.amax([1L]),
+        _ => cat([tokens.amax([1L]), tokens.mean([1L])], 1),
+    };
 
     static void SavePicture(ModelParts parts, IReadOnlyList<Sample> samples, long seed, Device device, string path)
     {

@@ -22,6 +22,11 @@ public sealed class ImagePointsReader(string name, string folderName) : IDataset
         string text = spec.Option("threshold", "0.25");
         if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float threshold) || threshold is < 0 or >= 1)
             throw new ArgumentException($"data.threshold must be a number in [0, 1), got '{text}'");
+        string sampling = spec.Option("sampling", "pixels");
+        if (sampling is not ("pixels" or "intensity")) throw new ArgumentException($"data.sampling must be 'pixels' or 'intensity', got '{sampling}'");
+        int samplePoints = ParseInt(spec, "points", ParseInt(spec, "mesh_points", 1024));
+        if (samplePoints < 1) throw new ArgumentException($"data.points must be positive, got {samplePoints}");
+        int seed = ParseInt(spec, "seed", 0);
         var folders = new List<string>();
         if (spec.Path.Length > 0) folders.Add(spec.Path);
         if (Environment.GetEnvironmentVariable("MASKWORK_DATA") is { Length: > 0 } root) folders.Add(Path.Combine(root, folderName));
@@ -48,6 +53,13 @@ public sealed class ImagePointsReader(string name, string folderName) : IDataset
             {
                 ct.ThrowIfCancellationRequested();
                 var pixels = images.AsSpan(16 + i * rows * cols, rows * cols);
+                if (sampling == "intensity")
+                {
+                    var sampled = SampleByIntensity(pixels, rows, cols, cut, samplePoints, MixSeed(seed, split, i));
+                    if (sampled is null) { issues.Skip($"{imagesPath}#{i}", $"no pixel above the threshold {threshold}"); continue; }
+                    yield return new Sample(sampled, [samplePoints, 3], labels[8 + i], $"{imagesPath}#{i}") { Split = split };
+                    continue;
+                }
                 var points = new List<float>(rows * cols / 2 * 3);
                 for (int r = 0; r < rows; r++)
                     for (int c = 0; c < cols; c++)
@@ -62,6 +74,56 @@ public sealed class ImagePointsReader(string name, string folderName) : IDataset
                 yield return new Sample(points.ToArray(), [points.Count / 3, 3], labels[8 + i], $"{imagesPath}#{i}") { Split = split };
             }
         }
+    }
+
+    /// <summary>
+    /// A continuous cloud of <paramref name="count"/> points: each picks a pixel above
+    /// <paramref name="cut"/> with probability ∝ its intensity and a uniform position inside it
+    /// (so no two clouds share a lattice); z is the pixel's intensity. Null when no pixel passes.
+    /// </summary>
+    public static float[]? SampleByIntensity(ReadOnlySpan<byte> pixels, int rows, int cols, byte cut, int count, int seed)
+    {
+        var cumulative = new double[pixels.Length];
+        var index = new int[pixels.Length];
+        int n = 0;
+        double total = 0;
+        for (int p = 0; p < pixels.Length; p++)
+        {
+            if (pixels[p] <= cut) continue;
+            total += pixels[p];
+            cumulative[n] = total;
+            index[n++] = p;
+        }
+        if (n == 0) return null;
+        var rng = new Random(seed);
+        var points = new float[count * 3];
+        double dx = 2.0 / (cols - 1), dy = 2.0 / (rows - 1);
+        for (int j = 0; j < count; j++)
+        {
+            double u = rng.NextDouble() * total;
+            int k = Array.BinarySearch(cumulative, 0, n, u);
+            k = k < 0 ? ~k : k;
+            if (k >= n) k = n - 1;
+            int p = index[k], r = p / cols, c = p % cols;
+            points[3 * j] = (float)(dx * (c + rng.NextDouble() - 0.5) - 1);
+            points[3 * j + 1] = (float)(1 - dy * (r + rng.NextDouble() - 0.5));
+            points[3 * j + 2] = pixels[p] / 255f;
+        }
+        return points;
+    }
+
+    /// <summary>A stable per-image seed from the run's seed, the split and the image index.</summary>
+    static int MixSeed(int seed, string split, int index)
+    {
+        uint h = (uint)seed * 0x9E3779B9u ^ (uint)index * 0x85EBCA6Bu ^ (split == "test" ? 0xC2B2AE35u : 0u);
+        h ^= h >> 16; h *= 0x7FEB352Du; h ^= h >> 15; h *= 0x846CA68Bu; h ^= h >> 16;
+        return (int)(h & 0x7fffffff);
+    }
+
+    static int ParseInt(DataSpec spec, string key, int fallback)
+    {
+        if (!spec.Options.TryGetValue(key, out var text)) return fallback;
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new ArgumentException($"data.{key} must be an integer, got '{text}'");
     }
 
     static string? Find(string folder, string stem) => new[] { stem, stem + ".gz" }.Select(f => Path.Combine(folder, f)).FirstOrDefault(File.Exists);
