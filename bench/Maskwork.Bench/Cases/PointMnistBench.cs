@@ -10,8 +10,11 @@ namespace Maskwork.Bench.Cases;
 
 /// <summary>
 /// Point-MAE on Fashion-MNIST point clouds (pixels above a threshold → (x, y, intensity) points):
-/// pretrain, then a linear probe on frozen mean-pooled features of the pretrained encoder against
-/// the same probe on the identically initialised, untrained encoder.
+/// pretrain, then a linear probe on frozen features of the pretrained encoder against the same probe
+/// on the identically initialised, untrained encoder. Defaults (the best measured so far; the ≥ 5-point
+/// criterion is not yet met reliably: +3.6 max‖mean, +5.7 max at 300 steps): continuous clouds (points drawn in pixels ∝ intensity, seeded), 256 points,
+/// 32 groups × 16, encoder 128 × 4, mask ratio 0.75, batch 64, 300 steps at peak lr 2e-3, and
+/// Point-MAE's classification pooling (max ‖ mean of the encoder tokens) for the probe.
 /// </summary>
 public sealed class PointMnistBench : IBenchCase
 {
@@ -20,19 +23,19 @@ public sealed class PointMnistBench : IBenchCase
 
     public async Task<int> RunAsync(BenchArgs args)
     {
-        int steps = args.Int("steps", 400), batch = args.Int("batch", 32), seed = args.Int("seed", 0);
+        int steps = args.Int("steps", 300), batch = args.Int("batch", 64), seed = args.Int("seed", 0);
         int pretrainCount = args.Int("pretrain-samples", 20000), probeTrain = args.Int("probe-train", 5000), probeTest = args.Int("probe-test", 2000);
         var options = new PointMaeOptions
         {
             Points = args.Int("points", 256), Groups = args.Int("groups", 32), GroupSize = args.Int("group-size", 16),
             EncoderDim = args.Int("dim", 128), EncoderDepth = args.Int("depth", 4), EncoderHeads = 4,
             DecoderDim = args.Int("decoder-dim", 128), DecoderDepth = args.Int("decoder-depth", 2), DecoderHeads = 4,
-            MaskRatio = args.Double("mask-ratio", 0.6), RotateDegrees = args.Double("rotate", 15),
+            MaskRatio = args.Double("mask-ratio", 0.75), RotateDegrees = args.Double("rotate", 15),
         };
         if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 1));
         var clock = Stopwatch.StartNew();
         var reader = new ImagePointsReader("fashion-mnist-points", "fashion-mnist");
-        string sampling = args.String("sampling", "pixels"), pool = args.String("pool", "mean");
+        string sampling = args.String("sampling", "intensity"), pool = args.String("pool", "max+mean");
         if (pool is not ("mean" or "max" or "max+mean")) throw new ArgumentException($"--pool must be mean, max or max+mean, not '{pool}'");
         var dataOptions = new Dictionary<string, string> { ["sampling"] = sampling, ["points"] = options.Points.ToString(System.Globalization.CultureInfo.InvariantCulture), ["seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         var issues = new DataIssueLog();
@@ -59,7 +62,8 @@ public sealed class PointMnistBench : IBenchCase
         }
         var train0 = recipe.Training with { Steps = steps, Batch = batch, WarmupSteps = Math.Min(recipe.Training.WarmupSteps, steps / 5), CheckpointEvery = 0 };
         // --png FILE writes reconstruction pictures (input | visible groups | reconstruction) of test clouds.
-        double? lr = args.Value("lr") is not null ? args.Double("lr", 0) : null;
+        // Few steps on a CPU: a higher peak rate than the recipe's batch-scaled 2e-3·B/256 (--lr 0 keeps the recipe's).
+        double? lr = args.Double("lr", 2e-3) is > 0 and var l ? l : null;
         if (lr is not null) train0 = train0 with { Lr = lr };
 
         var parts = Build();
