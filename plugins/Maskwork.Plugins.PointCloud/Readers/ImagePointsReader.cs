@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.IO.Compression;
+using Maskwork.Backend.Data;
 using System.Runtime.CompilerServices;
 using Maskwork.Abstractions;
 
@@ -27,37 +27,25 @@ public sealed class ImagePointsReader(string name, string folderName) : IDataset
         int samplePoints = ParseInt(spec, "points", ParseInt(spec, "mesh_points", 1024));
         if (samplePoints < 1) throw new ArgumentException($"data.points must be positive, got {samplePoints}");
         int seed = ParseInt(spec, "seed", 0);
-        var folders = new List<string>();
-        if (spec.Path.Length > 0) folders.Add(spec.Path);
-        if (Environment.GetEnvironmentVariable("MASKWORK_DATA") is { Length: > 0 } root) folders.Add(Path.Combine(root, folderName));
-        folders.Add(Path.Combine("/usr/share/datasets", folderName));
-        string folder = folders.FirstOrDefault(f => Find(f, "train-images-idx3-ubyte") is not null || Find(f, "t10k-images-idx3-ubyte") is not null)
+        var folders = IdxFiles.SearchFolders(spec.Path, folderName);
+        string folder = IdxFiles.Locate(folders)
             ?? throw new DirectoryNotFoundException($"{Name}: no IDX files in {string.Join(", ", folders)}; set MASKWORK_DATA or pass --data {Name}:<folder>");
-        foreach (var (prefix, split) in new[] { ("train", "train"), ("t10k", "test") })
+        await foreach (var idx in IdxFiles.ReadAsync(folder, spec.Split, issues, requireSplit: false, ct))
         {
-            if (spec.Split is not null && spec.Split != split) continue;
-            string? imagesPath = Find(folder, $"{prefix}-images-idx3-ubyte"), labelsPath = Find(folder, $"{prefix}-labels-idx1-ubyte");
-            if (imagesPath is null || labelsPath is null) continue;
-            byte[] images, labels;
-            try { images = await ReadAllAsync(imagesPath, ct); labels = await ReadAllAsync(labelsPath, ct); }
-            catch (InvalidDataException e) { issues.Skip(imagesPath, $"cannot decompress: {e.Message}"); continue; }
-            static int Be(byte[] b, int o) => b[o] << 24 | b[o + 1] << 16 | b[o + 2] << 8 | b[o + 3];
-            if (images.Length < 16 || Be(images, 0) != 0x803) { issues.Skip(imagesPath, "not an IDX image file (magic 0x00000803 expected)"); continue; }
-            if (labels.Length < 8 || Be(labels, 0) != 0x801) { issues.Skip(labelsPath, "not an IDX label file (magic 0x00000801 expected)"); continue; }
-            int count = Be(images, 4), rows = Be(images, 8), cols = Be(images, 12);
-            if (count < 0 || rows <= 1 || cols <= 1 || 16L + (long)count * rows * cols != images.Length)
-            { issues.Skip(imagesPath, $"header says {count} images of {rows}x{cols} but the file has {images.Length} bytes (truncated?)"); continue; }
-            if (Be(labels, 4) != count || labels.Length != 8 + count) { issues.Skip(labelsPath, $"labels do not match {count} images"); continue; }
+            string split = idx.Split, imagesPath = idx.ImagesPath;
+            int count = idx.Count, rows = idx.Rows, cols = idx.Cols;
+            // Coordinates are normalised by (side − 1), so a one-pixel side cannot be a cloud.
+            if (rows <= 1 || cols <= 1) { issues.Skip(imagesPath, $"images of {rows}x{cols} are too small for point clouds"); continue; }
             byte cut = (byte)Math.Floor(threshold * 255);
             for (int i = 0; i < count; i++)
             {
                 ct.ThrowIfCancellationRequested();
-                var pixels = images.AsSpan(16 + i * rows * cols, rows * cols);
+                var pixels = idx.Image(i);
                 if (sampling == "intensity")
                 {
                     var sampled = SampleByIntensity(pixels, rows, cols, cut, samplePoints, MixSeed(seed, split, i));
                     if (sampled is null) { issues.Skip($"{imagesPath}#{i}", $"no pixel above the threshold {threshold}"); continue; }
-                    yield return new Sample(sampled, [samplePoints, 3], labels[8 + i], $"{imagesPath}#{i}") { Split = split };
+                    yield return new Sample(sampled, [samplePoints, 3], idx.Label(i), $"{imagesPath}#{i}") { Split = split };
                     continue;
                 }
                 var points = new List<float>(rows * cols / 2 * 3);
@@ -71,7 +59,7 @@ public sealed class ImagePointsReader(string name, string folderName) : IDataset
                         points.Add(v / 255f);
                     }
                 if (points.Count == 0) { issues.Skip($"{imagesPath}#{i}", $"no pixel above the threshold {threshold}"); continue; }
-                yield return new Sample(points.ToArray(), [points.Count / 3, 3], labels[8 + i], $"{imagesPath}#{i}") { Split = split };
+                yield return new Sample(points.ToArray(), [points.Count / 3, 3], idx.Label(i), $"{imagesPath}#{i}") { Split = split };
             }
         }
     }
@@ -124,17 +112,5 @@ public sealed class ImagePointsReader(string name, string folderName) : IDataset
     {
         if (!spec.Options.TryGetValue(key, out var text)) return fallback;
         return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new ArgumentException($"data.{key} must be an integer, got '{text}'");
-    }
-
-    static string? Find(string folder, string stem) => new[] { stem, stem + ".gz" }.Select(f => Path.Combine(folder, f)).FirstOrDefault(File.Exists);
-
-    static async Task<byte[]> ReadAllAsync(string path, CancellationToken ct)
-    {
-        if (!path.EndsWith(".gz", StringComparison.Ordinal)) return await File.ReadAllBytesAsync(path, ct);
-        await using var fs = File.OpenRead(path);
-        await using var gz = new GZipStream(fs, CompressionMode.Decompress);
-        using var ms = new MemoryStream();
-        await gz.CopyToAsync(ms, ct);
-        return ms.ToArray();
     }
 }
