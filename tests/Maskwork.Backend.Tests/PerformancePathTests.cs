@@ -89,6 +89,48 @@ public class PerformancePathTests
     }
 
     [Fact]
+    public void Bf16_attention_keeps_softmax_statistics_in_fp32()
+    {
+        // The bf16 kernel feeds bf16 scores to libtorch's softmax, relying on its fp32 max/sum. If that
+        // ever became a bf16 accumulation, rows of 49 would be off by far more than one output rounding.
+        manual_seed(3);
+        foreach (var (n, d) in new[] { (12, 64), (49, 32) })
+        {
+            var q = (randn(4, 3, n, d) * 2).to_type(ScalarType.BFloat16);
+            var k = (randn(4, 3, n, d) * 2).to_type(ScalarType.BFloat16);
+            var v = randn(4, 3, n, d).to_type(ScalarType.BFloat16);
+            var saved = Attention.Kernel;
+            Tensor ours;
+            try { Attention.Kernel = AttentionKernel.Batched; ours = Attention.Compute(q, k, v).to_type(ScalarType.Float32); }
+            finally { Attention.Kernel = saved; }
+            var (qf, kf, vf) = (q.to_type(ScalarType.Float32), k.to_type(ScalarType.Float32), v.to_type(ScalarType.Float32));
+            var exact = matmul((matmul(qf, kf.transpose(-2, -1)) / Math.Sqrt(d)).softmax(-1), vf);
+            double err = (ours - exact).abs().max().item<float>(), scale = exact.abs().max().item<float>();
+            Assert.True(err < 0.03 * scale, $"N={n} d={d}: max error {err:G3} of {scale:G3}");
+            var probs = (matmul(q, k.transpose(-2, -1)) * (1.0 / Math.Sqrt(d))).softmax(-1).to_type(ScalarType.Float32);
+            Assert.True((probs.sum(-1) - 1).abs().max().item<float>() < 0.02, "bf16 softmax rows must sum to 1 within output rounding");
+        }
+    }
+
+    [Fact]
+    public void Helper_threads_run_tensor_ops_single_threaded_without_changing_other_threads()
+    {
+        int before = get_num_threads();
+        int inside = 0, fresh = 0;
+        var t = new Thread(() =>
+        {
+            NativeTuning.SingleThreadedOps();
+            inside = get_num_threads();
+        });
+        t.Start(); t.Join();
+        var u = new Thread(() => fresh = get_num_threads());
+        u.Start(); u.Join();
+        Assert.Equal(1, inside);
+        Assert.Equal(before, get_num_threads());
+        Assert.Equal(before, fresh); // unlike torch.set_num_threads, later threads keep the process default
+    }
+
+    [Fact]
     public void Dense_as_pointwise_convolution_equals_linear_in_values_and_gradients()
     {
         manual_seed(4);

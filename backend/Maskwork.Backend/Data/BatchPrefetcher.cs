@@ -30,6 +30,8 @@ public sealed class BatchPrefetcher<T> : IDisposable
         {
             try
             {
+                // Beside the training thread this thread's tensor ops run single-threaded (see NativeTuning).
+                Devices.NativeTuning.SingleThreadedOps();
                 for (long k = firstBatch; !cts.IsCancellationRequested; k++)
                 {
                     var item = make(k);

@@ -21,6 +21,7 @@ public static class TorchRuntime
             {
                 try
                 {
+                    NativeTuning.KeepFreedMemory(); // before libtorch allocates anything
                     using var t = ones(2, 2);
                     _ = t.sum().item<float>();
                     loaded = true;

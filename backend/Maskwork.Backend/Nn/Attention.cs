@@ -11,13 +11,15 @@ public enum AttentionKernel
     Auto,
     /// <summary>Always <c>scaled_dot_product_attention</c>.</summary>
     Sdpa,
-    /// <summary>Two batched matmuls in the compute dtype around an fp32 softmax.</summary>
+    /// <summary>Two batched matmuls and a softmax (fp32 statistics) in the compute dtype.</summary>
     Batched,
 }
 
 /// <summary>
-/// Multi-head attention of q, k, v [B,H,N,d]. In bf16 the two matmuls run in bf16 while the softmax
-/// (its max and sum statistics) runs in fp32, as autocast would do.
+/// Multi-head attention of q, k, v [B,H,N,d]. In bf16 the two matmuls and the softmax run in bf16;
+/// libtorch's CPU softmax keeps its max and sum statistics in fp32 and rounds only its output, the
+/// same numbers autocast gets by casting the scores to fp32 and the probabilities back (measured
+/// within one bf16 ulp), without the two casts and their backward passes.
 /// </summary>
 public static class Attention
 {
@@ -34,9 +36,10 @@ public static class Attention
         };
         if (!batched) return nn.functional.scaled_dot_product_attention(q, k, v);
         using var scope = NewDisposeScope();
-        double scale = 1.0 / Math.Sqrt(q.shape[^1]);
-        var scores = matmul(q, k.transpose(-2, -1));
-        var probs = (scores.to_type(ScalarType.Float32) * scale).softmax(-1);
-        return matmul(probs.to_type(q.dtype), v).MoveToOuterDisposeScope();
+        using var scale = (1.0 / Math.Sqrt(q.shape[^1])).ToScalar(); // held: an implicit Scalar may be finalised mid-call
+        long n = q.shape[^2], d = q.shape[^1];
+        // Scale whichever is smaller, q [.., N, d] or the scores [.., N, N].
+        var scores = n <= d ? matmul(q, k.transpose(-2, -1)).mul(scale) : matmul(q.mul(scale), k.transpose(-2, -1));
+        return matmul(scores.softmax(-1), v).MoveToOuterDisposeScope();
     }
 }

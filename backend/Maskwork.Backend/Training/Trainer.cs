@@ -49,6 +49,7 @@ public sealed class Trainer : IDisposable
     {
         this.setup = setup;
         this.data = data;
+        Devices.NativeTuning.KeepFreedMemory();
         Model = new MaskedModel(setup.Parts);
         Model.to(setup.Device);
         Model.train();
