@@ -22,6 +22,7 @@ public sealed class FlatAdamW : IDisposable
 {
     readonly IReadOnlyList<OptimizedParameter> parameters;
     readonly Tensor[] gradViews;
+    readonly IntPtr[] gradPointers;
     readonly (long Offset, long Length, bool Decay)[] segments;
     Tensor? decayMask;
 
@@ -41,6 +42,7 @@ public sealed class FlatAdamW : IDisposable
         ExpAvg = zeros(total, device: device);
         ExpAvgSq = zeros(total, device: device);
         gradViews = new Tensor[parameters.Count];
+        gradPointers = new IntPtr[parameters.Count];
         var runs = new List<(long, long, bool)>();
         using (no_grad())
         {
@@ -55,6 +57,7 @@ public sealed class FlatAdamW : IDisposable
                     p.Value.set_(view);
                 }
                 gradViews[i] = Gradients.narrow(0, offset, n).view(p.Value.shape);
+                gradPointers[i] = DataPointer(gradViews[i]);
                 p.Value.grad = gradViews[i];
                 if (runs.Count > 0 && runs[^1].Item3 == p.Decay && runs[^1].Item1 + runs[^1].Item2 == offset)
                     runs[^1] = (runs[^1].Item1, runs[^1].Item2 + n, p.Decay);
@@ -101,8 +104,9 @@ public sealed class FlatAdamW : IDisposable
         using var _ = no_grad();
         for (int i = 0; i < parameters.Count; i++)
         {
+            // Still our view? (one pointer compare: this runs every step for every parameter)
             var g = parameters[i].Value.grad;
-            if (g is not null && g.Handle != IntPtr.Zero && SameMemory(g, gradViews[i])) continue;
+            if (g is not null && g.Handle != IntPtr.Zero && DataPointer(g) == gradPointers[i] && g.dtype == ScalarType.Float32 && g.is_contiguous()) continue;
             if (g is null) gradViews[i].zero_();
             else gradViews[i].copy_(g);
             parameters[i].Value.grad = gradViews[i];
@@ -110,27 +114,39 @@ public sealed class FlatAdamW : IDisposable
         return Gradients;
     }
 
-    /// <summary>Whether <paramref name="a"/> is (a view with the same layout of) the memory of <paramref name="b"/>; conservative off the CPU.</summary>
-    static bool SameMemory(Tensor a, Tensor b)
+    [DllImport("LibTorchSharp")]
+    static extern IntPtr THSTensor_data(IntPtr handle);
+
+    /// <summary>Address of a tensor's first element (TorchSharp offers it only through typed spans, which cost more than this check).</summary>
+    static IntPtr DataPointer(Tensor t)
     {
-        if (a.device_type != DeviceType.CPU || b.device_type != DeviceType.CPU || a.dtype != b.dtype || !a.shape.SequenceEqual(b.shape)) return false;
-        if (a.numel() == 0) return true;
-        if (!a.is_contiguous()) return false;
-        return Unsafe.AreSame(ref MemoryMarshal.GetReference(a.bytes), ref MemoryMarshal.GetReference(b.bytes));
+        var p = THSTensor_data(t.Handle);
+        GC.KeepAlive(t);
+        return p;
     }
 
     /// <summary>Applies one AdamW update with the flat gradient <paramref name="grad"/>.</summary>
     public void Step(Tensor grad, double lr) => Step(grad, lr, 1.0);
 
-    /// <summary>Applies one AdamW update with the flat gradient <paramref name="grad"/> scaled by <paramref name="gradScale"/> (gradient clipping without an extra pass).</summary>
-    public void Step(Tensor grad, double lr, double gradScale)
+    /// <summary>
+    /// Applies one AdamW update with the flat gradient <paramref name="grad"/> scaled by <paramref name="gradScale"/>
+    /// (gradient clipping without an extra pass). <paramref name="clearGradient"/> zeroes <paramref name="grad"/>
+    /// afterwards, on the CPU inside the same pass (the trainer's zero_grad without a pass of its own).
+    /// </summary>
+    public void Step(Tensor grad, double lr, double gradScale, bool clearGradient = false)
     {
         StepCount++;
         if (Fused && grad.device_type == DeviceType.CPU && grad.dtype == ScalarType.Float32 && grad.is_contiguous() && grad.numel() == Count)
         {
-            FusedStep(grad, lr, gradScale);
+            FusedStep(grad, lr, gradScale, clearGradient);
             return;
         }
+        TensorStep(grad, lr, gradScale);
+        if (clearGradient) { using var _ = no_grad(); grad.zero_(); }
+    }
+
+    void TensorStep(Tensor grad, double lr, double gradScale)
+    {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         if (gradScale != 1.0) grad = grad * gradScale;
@@ -154,7 +170,7 @@ public sealed class FlatAdamW : IDisposable
     }
 
     /// <summary>One pass over p, g, m, v in chunks on the thread pool, the same arithmetic as torch's single-tensor AdamW in fp32.</summary>
-    void FusedStep(Tensor grad, double lr, double gradScale)
+    void FusedStep(Tensor grad, double lr, double gradScale, bool clear)
     {
         double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
         var k = new Coefficients
@@ -177,7 +193,7 @@ public sealed class FlatAdamW : IDisposable
             var g = MemoryMarshal.Cast<byte, float>(tensors.grad.bytes).Slice((int)offset, (int)length);
             var m = MemoryMarshal.Cast<byte, float>(tensors.ExpAvg.bytes).Slice((int)offset, (int)length);
             var v = MemoryMarshal.Cast<byte, float>(tensors.ExpAvgSq.bytes).Slice((int)offset, (int)length);
-            Update(p, g, m, v, k, decay);
+            Update(p, g, m, v, k, decay, clear);
         });
     }
 
@@ -186,7 +202,7 @@ public sealed class FlatAdamW : IDisposable
         public float Scale, OneMinusB1, B2, OneMinusB2, InvBc2Sqrt, Eps, StepSize, Decoupled, L2;
     }
 
-    static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Coefficients k, bool decay)
+    static void Update(Span<float> p, Span<float> g, Span<float> m, Span<float> v, Coefficients k, bool decay, bool clear)
     {
         float keep = decay ? k.Decoupled : 1f, l2 = decay ? k.L2 : 0f;
         int i = 0;
@@ -211,6 +227,7 @@ public sealed class FlatAdamW : IDisposable
                 pv[j] = pj - vStep * (mj / d);
                 mv[j] = mj;
                 vv[j] = vj;
+                if (clear) gv[j] = Vector<float>.Zero;
             }
             i = pv.Length * w;
         }
@@ -225,6 +242,7 @@ public sealed class FlatAdamW : IDisposable
             p[i] = pj - k.StepSize * (mj / d);
             m[i] = mj;
             v[i] = vj;
+            if (clear) g[i] = 0;
         }
     }
 

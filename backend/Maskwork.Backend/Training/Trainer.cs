@@ -155,10 +155,10 @@ public sealed class Trainer : IDisposable
             if (finite)
             {
                 double scale = setup.Options.ClipGrad > 0 && gradNorm > setup.Options.ClipGrad ? setup.Options.ClipGrad / (gradNorm + 1e-6) : 1.0;
-                Optimizer.Step(grad, lr, scale); // clipping is folded into the update's single pass
+                Optimizer.Step(grad, lr, scale, clearGradient: true); // clipping and zero_grad are folded into the update's single pass
             }
         }
-        Optimizer.ZeroGrad();
+        if (!finite) Optimizer.ZeroGrad();
         Step++;
         SamplesSeen += samples;
         if (finite) consecutiveNonFinite = 0;
