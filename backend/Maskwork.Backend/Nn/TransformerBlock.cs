@@ -31,8 +31,8 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
         // unbind, not [0]/[1]/[2]: its backward is one stack, not three full-size zero tensors summed.
         var qkvOut = qkv.forward(norm1.forward(x)).view(b, n, 3, heads, c / heads).permute(2, 0, 3, 1, 4).unbind(0);
         var attn = Attention.Compute(qkvOut[0], qkvOut[1], qkvOut[2]);
-        x = x + proj.forward(attn.transpose(1, 2).reshape(b, n, c));
-        x = x + fc2.forward(nn.functional.gelu(fc1.forward(norm2.forward(x))));
+        x = x.Plus(proj.forward(attn.transpose(1, 2).reshape(b, n, c)));
+        x = x.Plus(fc2.forward(nn.functional.gelu(fc1.forward(norm2.forward(x)))));
         return x.MoveToOuterDisposeScope();
     }
 }

@@ -30,7 +30,7 @@ public sealed class VitEncoder : nn.Module, IEncoder
 
     public Encoded Encode(TokenBatch tokens, MaskPlan plan)
     {
-        var x = embed.forward(tokens.Tokens) + positions.For(tokens.Layout, tokens.Tokens.device);
+        var x = embed.forward(tokens.Tokens).Plus(positions.For(tokens.Layout, tokens.Tokens.device));
         x = TokenOps.Gather(x, plan.Visible);
         return new Encoded(transformer.forward(x));
     }

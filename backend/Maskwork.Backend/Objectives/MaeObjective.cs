@@ -36,7 +36,7 @@ public sealed class MaeObjective : nn.Module, IObjective
         var visible = decoderEmbed.forward(encoded.Latent);
         var masks = maskToken.to_type(visible.dtype).expand(visible.shape[0], plan.MaskedCount, visible.shape[2]);
         var x = TokenOps.Unshuffle(visible, masks, plan.Visible, plan.Masked);
-        x = x + positions.For(tokens.Layout, x.device);
+        x = x.Plus(positions.For(tokens.Layout, x.device));
         var prediction = predict.forward(decoder.forward(x)).to_type(ScalarType.Float32);
 
         var target = tokens.Tokens;
@@ -45,7 +45,7 @@ public sealed class MaeObjective : nn.Module, IObjective
         {
             var (mean, std) = Losses.TokenStatistics(target);
             target = (target - mean) / std;
-            reconstruction = prediction * std + mean;
+            reconstruction = (prediction * std).Plus(mean);
         }
         var loss = Losses.MaskedMse(prediction, target, plan.Masked);
         return new ObjectiveResult(loss) { Reconstruction = reconstruction.detach() };

@@ -1,0 +1,20 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Maskwork.Backend.Nn;
+
+/// <summary>
+/// Scalars that live as long as the process, and the tensor sums that use them. TorchSharp 0.107 turns a
+/// .NET number passed where a Scalar is expected (including the hidden alpha = 1 of tensor <c>+</c> and
+/// <c>-</c>) into a finalizable Scalar that nothing references once its handle is read; a GC started by
+/// another thread (the data thread allocates) can then free it while libtorch still reads it: the
+/// "toFloat" crash seen in the graph trainer and in <c>mae-step</c>. Code that runs every training step
+/// beside another thread passes these instead.
+/// </summary>
+public static class Held
+{
+    public static readonly Scalar One = 1.ToScalar();
+
+    /// <summary>a + b without a temporary Scalar (tensor − tensor takes none in TorchSharp 0.107).</summary>
+    public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
+}
