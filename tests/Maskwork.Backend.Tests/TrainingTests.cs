@@ -16,34 +16,17 @@ public class TrainingTests : IDisposable
     [Fact]
     public void Flat_AdamW_equals_torch_AdamW_with_decay_groups()
     {
-        manual_seed(7);
-        var shapes = new long[][] { [4, 3], [3], [2, 2, 2], [5] };
-        var ours = shapes.Select(s => nn.Parameter(randn(s))).ToList();
-        var theirs = ours.Select(p => nn.Parameter(p.detach().clone())).ToList();
-        bool Decays(int i) => shapes[i].Length >= 2;
-        var flat = new FlatAdamW(ours.Select((p, i) => new OptimizedParameter($"p{i}", p, Decays(i))).ToList(), 0.9, 0.95, 0.05);
-        var reference = optim.AdamW(
-        [
-            new AdamW.ParamGroup(theirs.Where((_, i) => Decays(i)), new AdamW.Options { weight_decay = 0.05, beta1 = 0.9, beta2 = 0.95 }),
-            new AdamW.ParamGroup(theirs.Where((_, i) => !Decays(i)), new AdamW.Options { weight_decay = 0.0, beta1 = 0.9, beta2 = 0.95 }),
-        ], lr: 1e-2);
+        var pair = AdamWPair.Make([[4, 3], [3], [2, 2, 2], [5]]);
         for (int step = 0; step < 10; step++)
         {
             double lr = 1e-2 * (1 + step % 3);
-            foreach (var g in reference.ParamGroups) g.LearningRate = lr;
-            var target = randn(1);
-            foreach (var set in new[] { ours, theirs })
-            {
-                var loss = set.Select(p => (p * p).sum() * target).Aggregate((a, b) => a + b) + set[0].sum().pow(3);
-                loss.backward();
-            }
-            flat.Step(flat.FlatGradient(), lr);
-            flat.ZeroGrad();
-            reference.step();
-            reference.zero_grad();
+            pair.Backward(lr);
+            pair.Flat.Step(pair.Flat.FlatGradient(), lr);
+            pair.Flat.ZeroGrad();
+            pair.Reference.step();
+            pair.Reference.zero_grad();
         }
-        for (int i = 0; i < ours.Count; i++)
-            Assert.True(ours[i].allclose(theirs[i], rtol: 1e-5, atol: 1e-6), $"parameter {i} differs");
+        pair.AssertEqual();
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Maskwork.Backend.Devices;
 using Maskwork.Backend.Nn;
 using TorchSharp;
@@ -12,18 +11,7 @@ public sealed class MaeOpsCase : IBenchCase
     public string Name => "mae-ops";
     public string Summary => "diagnostic: fwd+bwd ms of MAE-Tiny blocks (encoder block, decoder block, norm, sdpa, gelu) --precision";
 
-    static double Time(Action a, int reps = 5)
-    {
-        for (int i = 0; i < 2; i++) a();
-        var best = double.MaxValue;
-        for (int i = 0; i < reps; i++)
-        {
-            long t = Stopwatch.GetTimestamp();
-            a();
-            best = Math.Min(best, Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-        }
-        return Math.Round(best, 2);
-    }
+    static double Time(Action a) => Math.Round(Timing.Best(a), 2);
 
     public Task<int> RunAsync(BenchArgs args)
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Devices;
 using Maskwork.Backend.Training;
@@ -16,19 +15,7 @@ public sealed class MaePartsCase : IBenchCase
     public string Name => "mae-parts";
     public string Summary => "diagnostic: median ms of encoder/objective/model fwd and fwd+bwd outside the trainer (--precision --batch)";
 
-    static double Median(Action a, int reps = 8)
-    {
-        for (int i = 0; i < 3; i++) a();
-        var all = new List<double>();
-        for (int i = 0; i < reps; i++)
-        {
-            long t = Stopwatch.GetTimestamp();
-            a();
-            all.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-        }
-        all.Sort();
-        return Math.Round(all[all.Count / 2], 2);
-    }
+    static double Median(Action a) => Math.Round(Timing.Median(a), 2);
 
     public Task<int> RunAsync(BenchArgs args)
     {

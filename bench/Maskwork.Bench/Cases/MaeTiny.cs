@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Devices;
@@ -84,18 +83,7 @@ static class MaeTiny
         var b = randn(n, n).to_type(dtype);
         var image = a.reshape(1, n, 1, n).permute(0, 3, 1, 2);
         var kernel = b.view(n, n, 1, 1);
-        double Best(Action run)
-        {
-            for (int i = 0; i < 2; i++) run();
-            double best = double.MaxValue;
-            for (int i = 0; i < reps; i++)
-            {
-                long t = Stopwatch.GetTimestamp();
-                run();
-                best = Math.Min(best, Stopwatch.GetElapsedTime(t).TotalSeconds);
-            }
-            return 2.0 * n * n * n / best / 1e9;
-        }
+        double Best(Action run) => 2.0 * n * n * n / (Timing.Best(run, reps: reps) / 1e3) / 1e9;
         double mm = Best(() => a.mm(b).Dispose());
         double conv = Best(() => nn.functional.conv2d(image, kernel).Dispose());
         return (Math.Max(mm, conv), mm, conv);

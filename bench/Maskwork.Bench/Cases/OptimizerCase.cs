@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Maskwork.Backend.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -31,25 +30,14 @@ public sealed class OptimizerCase : IBenchCase
         void SetGrads()
         {
             using var _ = no_grad();
+            flat.FlatGradient(); // re-points any .grad a previous run replaced
             for (int i = 0; i < grads.Count; i++)
             {
-                flat.FlatGradient();
                 ours[i].Value.grad!.copy_(grads[i]);
                 if (theirs[i].grad is { } g) g.copy_(grads[i]); else theirs[i].grad = grads[i].clone();
             }
         }
-        double Time(Action a)
-        {
-            var all = new List<double>();
-            for (int r = 0; r < reps + 2; r++)
-            {
-                SetGrads();
-                long t = Stopwatch.GetTimestamp();
-                a();
-                all.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-            }
-            return all.Skip(2).Order().ElementAt(reps / 2);
-        }
+        double Time(Action a) => Timing.Median(a, warmup: 2, reps: reps, before: SetGrads);
         // What the trainer does per step: gradient (already flat), its norm, the update with the clip and zero_grad folded in.
         double fused = Time(() =>
         {
