@@ -15,6 +15,16 @@ public sealed record TrainOptions
     /// <summary>Micro-batches accumulated per optimizer step.</summary>
     public int Accumulate { get; init; } = 1;
 
+    /// <summary>
+    /// Threads that each run forward and backward on one slice of every micro-batch, the cores split
+    /// between them (faster than one step spread over all cores for small models). 0 = automatic: 2 on
+    /// a CPU with at least 2 threads when the recipe's samples are independent
+    /// (<see cref="ModelParts.IndependentSamples"/>) and <see cref="Accumulate"/> is 1, otherwise 1.
+    /// At most 2: two gradient contributions sum the same in either order, more would not, and a run
+    /// must retrace exactly on resume.
+    /// </summary>
+    public int Workers { get; init; }
+
     /// <summary>Base learning rate; the real one is blr · effective batch / 256.</summary>
     public double BaseLr { get; init; } = 1.5e-4;
 
@@ -74,6 +84,15 @@ public sealed record ModelParts(ITokenizer Tokenizer, IMasker Masker, IEncoder E
 
     /// <summary>Whether a probe classifies whole samples (pooled tokens) or single tokens (graph nodes).</summary>
     public ProbeLevel ProbeLevel { get; init; } = ProbeLevel.Sample;
+
+    /// <summary>
+    /// True when the loss is a mean of per-sample terms with the same weight each (MAE's masked mean with
+    /// a fixed masked count per sample) and the forward pass draws no numbers from torch's global
+    /// generator: then a batch may be split into slices whose losses, weighted by their sample
+    /// counts, sum to the batch's loss, and the trainer runs slices on parallel workers
+    /// (<see cref="TrainOptions.Workers"/>). Leave false for losses that couple samples.
+    /// </summary>
+    public bool IndependentSamples { get; init; }
 }
 
 /// <summary>The unit a probe classifies.</summary>

@@ -53,6 +53,32 @@ public sealed class PreparedBatch(IReadOnlyList<Sample> samples, TokenBatch? tok
         return new PreparedBatch(samples, tokens);
     }
 
+    /// <summary>
+    /// Makes a batch split into <paramref name="slices"/> contiguous slices (sizes differ by at most one;
+    /// fewer when the batch has fewer samples), each tokenized on its own: augmentation sees the whole
+    /// batch, so its draws do not depend on the slicing.
+    /// </summary>
+    public static PreparedBatch[] MakeSlices(IReadOnlyList<Sample> samples, long batchIndex, ISampleAugment? augment, ITokenizer tokenizer, int slices)
+    {
+        if (augment is not null) samples = augment.Apply(samples, batchIndex);
+        int n = Math.Clamp(slices, 1, Math.Max(1, samples.Count));
+        var made = new List<PreparedBatch>(n);
+        try
+        {
+            for (int i = 0; i < n; i++)
+            {
+                int from = i * samples.Count / n, to = (i + 1) * samples.Count / n;
+                made.Add(Make(n == 1 ? samples : samples.Skip(from).Take(to - from).ToArray(), batchIndex, null, tokenizer));
+            }
+            return [.. made];
+        }
+        catch
+        {
+            foreach (var b in made) b.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Disposes the background-made tensors (they live in no dispose scope of the trainer thread).</summary>
     public void Dispose()
     {

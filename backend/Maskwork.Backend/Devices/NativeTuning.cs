@@ -12,8 +12,7 @@ public static class NativeTuning
 {
     static readonly object Gate = new();
     static bool allocatorTuned;
-    static OmpSetNumThreads? ompSetNumThreads;
-    static bool ompLooked;
+    static bool nativesLooked;
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     delegate void OmpSetNumThreads(int n);
@@ -61,30 +60,46 @@ public static class NativeTuning
     /// Only this thread's OpenMP setting changes, unlike <c>torch.set_num_threads</c>, whose value is
     /// also the default of every thread that starts torch work later.
     /// </summary>
-    public static void SingleThreadedOps()
+    public static void SingleThreadedOps() => LimitThisThread(1);
+
+    /// <summary>
+    /// Sets how many threads the tensor ops issued from the calling thread use: OpenMP (libtorch's
+    /// kernels, oneDNN) and MKL (libtorch's BLAS, whose count is otherwise process-wide), for this
+    /// thread only. The trainer's slice workers run with their share of the cores this way.
+    /// </summary>
+    public static void LimitThisThread(int threads)
     {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "at least one thread");
         _ = get_num_threads(); // libtorch initialises this thread's OpenMP count on first use; do it first so it does not undo ours
-        var set = OmpSetter();
-        if (set is not null) set(1);
+        Natives().Omp?.Invoke(threads);
+        Natives().Mkl?.Invoke(threads);
     }
 
-    static OmpSetNumThreads? OmpSetter()
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    delegate int MklSetNumThreadsLocal(int n);
+
+    static (OmpSetNumThreads? Omp, MklSetNumThreadsLocal? Mkl) natives;
+
+    static (OmpSetNumThreads? Omp, MklSetNumThreadsLocal? Mkl) Natives()
     {
         lock (Gate)
         {
-            if (ompLooked) return ompSetNumThreads;
-            ompLooked = true;
+            if (nativesLooked) return natives;
+            nativesLooked = true;
             // dlsym on libtorch_cpu's handle searches its dependencies too, so this finds the OpenMP
-            // runtime libtorch was linked with (a hashed libgomp name in the TorchSharp packages).
+            // runtime libtorch was linked with (a hashed libgomp name in the TorchSharp packages) and
+            // the MKL linked into it. MKL's C entry point is the mixed-case one; the lower-case name is
+            // the Fortran interface, which takes a pointer.
             foreach (var name in new[] { Path.Combine(AppContext.BaseDirectory, "libtorch_cpu.so"), "libtorch_cpu.so" })
             {
-                if (NativeLibrary.TryLoad(name, out var handle) && NativeLibrary.TryGetExport(handle, "omp_set_num_threads", out var fn))
-                {
-                    ompSetNumThreads = Marshal.GetDelegateForFunctionPointer<OmpSetNumThreads>(fn);
-                    break;
-                }
+                if (!NativeLibrary.TryLoad(name, out var handle)) continue;
+                if (NativeLibrary.TryGetExport(handle, "omp_set_num_threads", out var omp))
+                    natives.Omp = Marshal.GetDelegateForFunctionPointer<OmpSetNumThreads>(omp);
+                if (NativeLibrary.TryGetExport(handle, "MKL_Set_Num_Threads_Local", out var mkl))
+                    natives.Mkl = Marshal.GetDelegateForFunctionPointer<MklSetNumThreadsLocal>(mkl);
+                if (natives.Omp is not null) break;
             }
-            return ompSetNumThreads;
+            return natives;
         }
     }
 }

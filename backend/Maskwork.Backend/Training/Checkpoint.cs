@@ -16,6 +16,9 @@ public sealed record CheckpointState
     public long SkippedSamples { get; init; }
     public string Recipe { get; init; } = "";
     public string Precision { get; init; } = "fp32";
+
+    /// <summary>Slices per micro-batch the run trains with (<see cref="Trainer.Workers"/>); 0 in checkpoints written before it was recorded.</summary>
+    public int Workers { get; init; }
 }
 
 /// <summary>A checkpoint that failed validation: wrong magic, checksum, names or shapes.</summary>

@@ -59,6 +59,28 @@ public sealed class Trainer : IDisposable
             setup.Options.Beta1, setup.Options.Beta2, setup.Options.WeightDecay, mode: setup.Options.WeightDecayMode);
         order = new BatchOrder(data.Count, setup.Options.Batch, setup.Seed);
         schedule = LrSchedule.From(setup.Options);
+        Workers = ResolveWorkers(setup);
+    }
+
+    /// <summary>
+    /// Slices each micro-batch is split into, each run by its own worker thread (see
+    /// <see cref="TrainOptions.Workers"/>). Fixed for a run: a checkpoint records it and a resume reuses it.
+    /// </summary>
+    public int Workers { get; private set; }
+
+    static bool CanSplit(TrainerSetup setup) =>
+        setup.Device.type == DeviceType.CPU && setup.Parts.IndependentSamples && Math.Max(1, setup.Options.Accumulate) == 1;
+
+    static int ResolveWorkers(TrainerSetup setup)
+    {
+        var o = setup.Options;
+        if (o.Workers is < 0 or > 2)
+            throw new ArgumentException($"train.workers is {o.Workers}: use 0 (automatic), 1 or 2 (with more workers the order of the gradient sums, and so the run, would depend on thread timing)");
+        bool possible = CanSplit(setup);
+        if (o.Workers == 2 && !possible)
+            throw new ArgumentException($"train.workers=2 needs the CPU, train.accumulate=1 and a recipe whose samples are independent; {setup.Recipe} on {setup.Device.type} with accumulate {o.Accumulate}"
+                + (setup.Parts.IndependentSamples ? "" : " couples samples in its loss") + ". Use train.workers=1.");
+        return o.Workers switch { 1 => 1, 2 => 2, _ => possible && get_num_threads() >= 2 ? 2 : 1 };
     }
 
     public MaskedModel Model { get; }
@@ -79,14 +101,17 @@ public sealed class Trainer : IDisposable
         int accumulate = Math.Max(1, setup.Options.Accumulate);
         // Reading, augmentation and (for pure tokenizers) tokenization run on the prefetch thread,
         // a bounded number of batches ahead; the trainer thread moves tokens to the device and owns them.
-        using var prefetch = new BatchPrefetcher<PreparedBatch>(
-            k => PreparedBatch.Make(data.Batch(order, k), k, setup.Augment, setup.Parts.Tokenizer),
-            Step * accumulate, Math.Max(1, setup.PrefetchDepth), dispose: b => b.Dispose());
+        int slices = Workers;
+        using var prefetch = new BatchPrefetcher<PreparedBatch[]>(
+            k => PreparedBatch.MakeSlices(data.Batch(order, k), k, setup.Augment, setup.Parts.Tokenizer, slices),
+            Step * accumulate, Math.Max(1, setup.PrefetchDepth), dispose: Release);
+        // The trainer thread's tensor-op threads, shared between the slice workers.
+        using var workers = slices > 1 ? new SliceWorkers(slices, get_num_threads() / slices) : null;
         try
         {
             while (Step < untilStep && !ct.IsCancellationRequested)
             {
-                var report = TrainStep(prefetch, accumulate);
+                var report = TrainStep(prefetch, workers, accumulate);
                 onStep?.Invoke(report);
                 if (setup.Options.CheckpointEvery > 0 && Step % setup.Options.CheckpointEvery == 0 && Step < untilStep)
                     onCheckpoint?.Invoke(this);
@@ -112,37 +137,85 @@ public sealed class Trainer : IDisposable
         };
     }
 
-    StepReport TrainStep(BatchPrefetcher<PreparedBatch> prefetch, int accumulate)
+    static void Release(PreparedBatch[] slices)
+    {
+        foreach (var b in slices) b.Dispose();
+    }
+
+    /// <summary>What one slice's forward and backward gave: its weighted loss and where its time went.</summary>
+    readonly record struct SliceResult(double Loss, double Data, double Forward, double Backward);
+
+    /// <summary>
+    /// Tokens to device, mask plan, forward, loss × <paramref name="weight"/>, and backward unless the
+    /// loss is not finite, on the calling thread. Gradients accumulate into the parameters' .grad.
+    /// </summary>
+    SliceResult RunSlice(PreparedBatch slice, Generator masks, long seed, double weight)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        using var scope = NewDisposeScope();
+        using var precision = Devices.Precision.Use(setup.Precision);
+        masks.manual_seed(seed);
+        var tokens = DeviceTokens(slice);
+        var plan = setup.Parts.Masker.Plan(tokens, new MaskContext(Step, masks));
+        long t1 = Stopwatch.GetTimestamp();
+        var loss = Model.Forward(tokens, plan).Loss;
+        if (weight != 1)
+        {
+            using var w = weight.ToScalar(); // held: an implicit Scalar may be finalised mid-call
+            loss = loss.mul(w);
+        }
+        double value = loss.item<float>();
+        long t2 = Stopwatch.GetTimestamp();
+        if (double.IsFinite(value)) loss.backward();
+        return new SliceResult(value, Stopwatch.GetElapsedTime(t0, t1).TotalSeconds,
+            Stopwatch.GetElapsedTime(t1, t2).TotalSeconds, Stopwatch.GetElapsedTime(t2).TotalSeconds);
+    }
+
+    Generator[] sliceGenerators = [];
+
+    StepReport TrainStep(BatchPrefetcher<PreparedBatch[]> prefetch, SliceWorkers? workers, int accumulate)
     {
         var clock = Stopwatch.StartNew();
         double dataS = 0, forwardS = 0, backwardS = 0;
         using var scope = NewDisposeScope();
-        using var precision = Devices.Precision.Use(setup.Precision);
         double lr = schedule.At(Step);
         double lossSum = 0;
         bool finite = true;
         int samples = 0;
-        for (int micro = 0; micro < accumulate; micro++)
+        for (int micro = 0; micro < accumulate && finite; micro++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            using var batch = prefetch.Next();
-            samples += batch.Samples.Count;
-            long mix = Mix(setup.Seed, Step, micro);
-            generator.manual_seed(mix);
-            manual_seed(mix ^ 0x3c3c3c);
-            var tokens = DeviceTokens(batch);
-            var plan = setup.Parts.Masker.Plan(tokens, new MaskContext(Step, generator));
-            long t1 = Stopwatch.GetTimestamp();
-            var result = Model.Forward(tokens, plan);
-            var loss = accumulate == 1 ? result.Loss : result.Loss / accumulate;
-            double value = loss.item<float>();
-            long t2 = Stopwatch.GetTimestamp();
-            dataS += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
-            forwardS += Stopwatch.GetElapsedTime(t1, t2).TotalSeconds;
-            if (!double.IsFinite(value)) { finite = false; break; }
-            lossSum += value;
-            loss.backward();
-            backwardS += Stopwatch.GetElapsedTime(t2).TotalSeconds;
+            var slices = prefetch.Next();
+            try
+            {
+                dataS += Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                int count = slices.Sum(b => b.Samples.Count);
+                samples += count;
+                long mix = Mix(setup.Seed, Step, micro);
+                manual_seed(mix ^ 0x3c3c3c); // forward-pass randomness (dropout); recipes that use it run one slice
+                SliceResult[] results;
+                if (slices.Length == 1)
+                    results = [RunSlice(slices[0], generator, mix, 1.0 / accumulate)];
+                else
+                {
+                    // Slice i weighs its share of the samples, so the weighted losses sum to the batch's
+                    // loss. Each slice masks with its own generator: the draws do not depend on timing.
+                    if (sliceGenerators.Length < slices.Length)
+                        sliceGenerators = [.. sliceGenerators, .. Enumerable.Range(0, slices.Length - sliceGenerators.Length).Select(_ => new Generator(0))];
+                    results = new SliceResult[slices.Length];
+                    workers!.Run(slices.Length, i => results[i] = RunSlice(slices[i], sliceGenerators[i],
+                        Mix(mix, i, 1), (double)slices[i].Samples.Count / count / accumulate));
+                }
+                dataS += results.Max(r => r.Data);
+                forwardS += results.Max(r => r.Forward);
+                backwardS += results.Max(r => r.Backward);
+                foreach (var r in results)
+                {
+                    finite &= double.IsFinite(r.Loss);
+                    lossSum += r.Loss;
+                }
+            }
+            finally { Release(slices); }
         }
 
         long tOpt = Stopwatch.GetTimestamp();
@@ -187,7 +260,7 @@ public sealed class Trainer : IDisposable
     {
         Step = Step, Seed = setup.Seed, OptimizerSteps = Optimizer.StepCount, SamplesSeen = SamplesSeen,
         NonFiniteSteps = NonFiniteSteps, SkippedSamples = skippedSamples, Recipe = setup.Recipe,
-        Precision = Devices.Precision.Name(setup.Precision),
+        Precision = Devices.Precision.Name(setup.Precision), Workers = Workers,
     };
 
     public void Save(string path, long skippedSamples) => Checkpoint.Save(path, State(skippedSamples), StateTensors());
@@ -204,6 +277,9 @@ public sealed class Trainer : IDisposable
             Optimizer.StepCount = state.OptimizerSteps;
             SamplesSeen = state.SamplesSeen;
             NonFiniteSteps = state.NonFiniteSteps;
+            // The slicing decides the mask draws: a resume keeps the run's, even where automatic would pick another.
+            if (state.Workers is 1 or 2 && state.Workers != Workers && setup.Options.Workers == 0 && (state.Workers == 1 || CanSplit(setup)))
+                Workers = state.Workers;
             return state;
         }
         finally
@@ -216,5 +292,6 @@ public sealed class Trainer : IDisposable
     {
         Optimizer.Dispose();
         generator.Dispose();
+        foreach (var g in sliceGenerators) g.Dispose();
     }
 }

@@ -42,9 +42,9 @@ public sealed class MaeOpsCase : IBenchCase
         var w768 = nn.Parameter(randn(768, 192) * 0.05);
         var b768 = nn.Parameter(zeros(768));
         FwdBwd("linear_1536x192x768", x => nn.functional.linear(x, w768, b768), [1536, 192]);
-        FwdBwd("conv1x1_1536x192x768", x => nn.functional.conv2d(x.view(1, 1536, 1, 192).permute(0, 3, 1, 2), w768.view(768, 192, 1, 1), b768).permute(0, 2, 3, 1).reshape(1536, 768), [1536, 192]);
+        FwdBwd("conv1x1_1536x192x768", x => nn.functional.conv2d(x.view(1, 1536, 1, 192).permute(0, 3, 1, 2), w768.view(768, 192, 1, 1), b768, dilation: [2, 1]).permute(0, 2, 3, 1).reshape(1536, 768), [1536, 192]);
         FwdBwd("linear_6272x128x512", x => nn.functional.linear(x, w768[..512, ..128], b768[..512]), [6272, 128]);
-        FwdBwd("conv1x1_6272x128x512", x => nn.functional.conv2d(x.view(1, 6272, 1, 128).permute(0, 3, 1, 2), w768[..512, ..128].contiguous().view(512, 128, 1, 1), b768[..512]).permute(0, 2, 3, 1).reshape(6272, 512), [6272, 128]);
+        FwdBwd("conv1x1_6272x128x512", x => nn.functional.conv2d(x.view(1, 6272, 1, 128).permute(0, 3, 1, 2), w768[..512, ..128].contiguous().view(512, 128, 1, 1), b768[..512], dilation: [2, 1]).permute(0, 2, 3, 1).reshape(6272, 512), [6272, 128]);
         FwdBwd("norm_192", x => norm.forward(x), [batch, 12, 192], cdt);
         FwdBwd("sdpa_enc", x => nn.functional.scaled_dot_product_attention(x, x, x), [batch, 3, 12, 64], cdt);
         FwdBwd("sdpa_dec", x => nn.functional.scaled_dot_product_attention(x, x, x), [batch, 4, 49, 32], cdt);

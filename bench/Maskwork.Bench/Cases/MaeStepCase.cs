@@ -14,7 +14,7 @@ namespace Maskwork.Bench.Cases;
 public sealed class MaeStepCase : IBenchCase
 {
     public string Name => "mae-step";
-    public string Summary => "MAE-Tiny/4 train step via the image plugin + Trainer (--precision fp32|bf16 --batch 128 --threads 2 --steps 20 --warmup 5 --attention auto|sdpa|batched --conv-gemm true|false)";
+    public string Summary => "MAE-Tiny/4 train step via the image plugin + Trainer (--precision fp32|bf16 --batch 128 --threads 2 --steps 20 --warmup 5 --workers 0|1|2 --attention auto|sdpa|batched --conv-gemm true|false)";
 
     public Task<int> RunAsync(BenchArgs args)
     {
@@ -26,7 +26,9 @@ public sealed class MaeStepCase : IBenchCase
         var (gemm, gemmMm, gemmConv) = MaeTiny.GemmPeak(precision);
 
         var parts = MaeTiny.Parts();
-        using var trainer = new Trainer(MaeTiny.Setup(parts, batch, warmup + steps, precision), new SampleSet(MaeTiny.Samples(Math.Max(1024, batch * 4))));
+        var setup = MaeTiny.Setup(parts, batch, warmup + steps, precision);
+        setup = setup with { Options = setup.Options with { Workers = args.Int("workers", 0) } };
+        using var trainer = new Trainer(setup, new SampleSet(MaeTiny.Samples(Math.Max(1024, batch * 4))));
         trainer.Run(warmup, CancellationToken.None);
         var reports = new List<StepReport>();
         var clock = Stopwatch.StartNew();
@@ -38,7 +40,7 @@ public sealed class MaeStepCase : IBenchCase
         double flops = MaeTiny.TrainFlops(batch);
         BenchArgs.Emit(new
         {
-            @case = Name, precision = Precision.Name(precision), batch, threads = get_num_threads(), steps,
+            @case = Name, precision = Precision.Name(precision), batch, threads = get_num_threads(), workers = trainer.Workers, steps,
             attention = Maskwork.Backend.Nn.Attention.Kernel.ToString().ToLowerInvariant(), conv_gemm = Maskwork.Backend.Nn.Dense.ConvolutionGemm,
             img_per_s = Math.Round(batch * steps / wall, 1),
             step_ms = Math.Round(stepS * 1000, 1),

@@ -51,8 +51,12 @@ public sealed class TrainCommand(Workspace workspace)
         long skipped = data.Issues.Count;
         foreach (var (file, reason) in data.Issues.Items) run.AppendLog($"skipped {file}: {reason}");
 
-        using var trainer = new Trainer(new TrainerSetup(recipe.Name, parts, job.Train, job.Seed, device, precision), new SampleSet(data.Samples));
+        Trainer made;
+        try { made = new Trainer(new TrainerSetup(recipe.Name, parts, job.Train, job.Seed, device, precision), new SampleSet(data.Samples)); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); } // option values the trainer refuses (train.workers)
+        using var trainer = made;
         if (resume) LoadNewest(run, trainer);
+        run.AppendLog($"workers={trainer.Workers} threads={get_num_threads()}");
         var metrics = await MetricsLog.OpenAsync(run.Metrics, trainer.Step);
         long startStep = trainer.Step;
 
@@ -109,7 +113,7 @@ public sealed class TrainCommand(Workspace workspace)
         output.Result(new
         {
             run = run.Path, recipe = recipe.Name, steps = trainer.Step, final_loss = lastLoss, samples_per_s = Math.Round(samplesPerSecond, 2),
-            skipped_samples = skipped, nonfinite_steps = trainer.NonFiniteSteps, precision = Precision.Name(precision), device = device.type.ToString().ToLowerInvariant(),
+            skipped_samples = skipped, nonfinite_steps = trainer.NonFiniteSteps, precision = Precision.Name(precision), device = device.type.ToString().ToLowerInvariant(), workers = trainer.Workers,
             data_wait_s = Math.Round(trainer.DataWaitSeconds, 3), interrupted,
         }, () => $"run {run.Path}: {trainer.Step} steps, final loss {lastLoss:F4}, {samplesPerSecond:F1} samples/s; pictures: {run.LossPlot}, {run.Reconstructions}");
         return interrupted ? Interrupted : 0;

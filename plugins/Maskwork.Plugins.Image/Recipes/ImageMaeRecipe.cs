@@ -65,6 +65,7 @@ public sealed class ImageMaeRecipe(string name, string description, bool block) 
         IMasker masker = block ? new BlockMasker(o.MaskRatio) : new RandomMasker(o.MaskRatio);
         var encoder = new VitEncoder(tokenizer.TokenDim, new TransformerShape(o.EncoderDim, o.EncoderDepth, o.EncoderHeads));
         var objective = new MaeObjective(o.EncoderDim, tokenizer.TokenDim, new TransformerShape(o.DecoderDim, o.DecoderDepth, o.DecoderHeads), o.NormPix);
-        return new ModelParts(tokenizer, masker, encoder, objective) { Renderer = new ImageRenderer() };
+        // Patches are masked with the same count per image and the loss is their mean: slices of a batch may train on parallel workers.
+        return new ModelParts(tokenizer, masker, encoder, objective) { Renderer = new ImageRenderer(), IndependentSamples = true };
     }
 }

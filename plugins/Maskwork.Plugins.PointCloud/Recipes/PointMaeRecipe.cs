@@ -68,6 +68,7 @@ public sealed class PointMaeRecipe : IRecipe
         // Augment exactly while the model trains (the trainer calls train(), probes and pictures eval()).
         tokenizer.AugmentWhile = () => encoder.training;
         var objective = new PointMaeObjective(o.EncoderDim, o.GroupSize, new TransformerShape(o.DecoderDim, o.DecoderDepth, o.DecoderHeads));
+        // Not IndependentSamples: the tokenizer's augmentation draws from torch's global generator, which parallel slices would share.
         return new ModelParts(tokenizer, new RandomMasker(o.MaskRatio), encoder, objective) { Renderer = new PointRenderer(o.UpAxis) };
     }
 }

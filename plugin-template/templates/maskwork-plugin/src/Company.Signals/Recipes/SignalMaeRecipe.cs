@@ -74,6 +74,7 @@ public sealed class SignalMaeRecipe(string name) : IRecipe
         var masker = new RandomMasker(o.MaskRatio);
         var encoder = new VitEncoder(tokenizer.TokenDim, new TransformerShape(o.EncoderDim, o.EncoderDepth, o.EncoderHeads));
         var objective = new MaeObjective(o.EncoderDim, tokenizer.TokenDim, new TransformerShape(o.DecoderDim, o.DecoderDepth, o.DecoderHeads), o.NormPix);
-        return new ModelParts(tokenizer, masker, encoder, objective);
+        // Same masked count per window, loss = their mean, no global random numbers: the trainer may split batches across workers.
+        return new ModelParts(tokenizer, masker, encoder, objective) { IndependentSamples = true };
     }
 }
