@@ -43,6 +43,7 @@ public sealed class Trainer : IDisposable
     readonly BatchOrder order;
     readonly LrSchedule schedule;
     readonly Generator generator = new(0);
+    readonly List<Generator> sliceGenerators = []; // one per slice when batches are split (slice i of step k seeded from (seed, k, i))
     int consecutiveNonFinite;
 
     public Trainer(TrainerSetup setup, SampleSet data)
@@ -107,6 +108,7 @@ public sealed class Trainer : IDisposable
             Step * accumulate, Math.Max(1, setup.PrefetchDepth), dispose: Release);
         // The trainer thread's tensor-op threads, shared between the slice workers.
         using var workers = slices > 1 ? new SliceWorkers(slices, get_num_threads() / slices) : null;
+        while (sliceGenerators.Count < slices) sliceGenerators.Add(new Generator(0));
         try
         {
             while (Step < untilStep && !ct.IsCancellationRequested)
@@ -171,8 +173,6 @@ public sealed class Trainer : IDisposable
             Stopwatch.GetElapsedTime(t1, t2).TotalSeconds, Stopwatch.GetElapsedTime(t2).TotalSeconds);
     }
 
-    Generator[] sliceGenerators = [];
-
     StepReport TrainStep(BatchPrefetcher<PreparedBatch[]> prefetch, SliceWorkers? workers, int accumulate)
     {
         var clock = Stopwatch.StartNew();
@@ -200,8 +200,6 @@ public sealed class Trainer : IDisposable
                 {
                     // Slice i weighs its share of the samples, so the weighted losses sum to the batch's
                     // loss. Each slice masks with its own generator: the draws do not depend on timing.
-                    if (sliceGenerators.Length < slices.Length)
-                        sliceGenerators = [.. sliceGenerators, .. Enumerable.Range(0, slices.Length - sliceGenerators.Length).Select(_ => new Generator(0))];
                     results = new SliceResult[slices.Length];
                     workers!.Run(slices.Length, i => results[i] = RunSlice(slices[i], sliceGenerators[i],
                         Mix(mix, i, 1), (double)slices[i].Samples.Count / count / accumulate));
