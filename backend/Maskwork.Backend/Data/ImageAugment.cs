@@ -1,4 +1,5 @@
 using Maskwork.Abstractions;
+using Maskwork.Backend.Nn;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,14 +38,17 @@ public sealed class ImageAugment(long seed, double minScale = 0.2, double flipPr
         using (no_grad())
         using (var generator = new Generator((ulong)(SeedMix.Of(seed, batchIndex, 0xa09) & 0x7fffffff)))
         {
+            // Held scalars: this runs on the prefetch thread beside the training threads.
+            using var k = new HeldScalars();
+            Tensor Signed(Tensor u) => u.mul(k[2]).sub(k[1]); // uniform [0,1) → [-1,1)
             var x = tensor(data, [b, shape[0], shape[1], shape[2]]);
-            var area = rand(b, generator: generator) * (1 - MinScale) + MinScale;
-            var ratio = ((rand(b, generator: generator) * 2 - 1) * Math.Log(MaxAspect)).exp();
-            var width = (area * ratio).sqrt().clamp_max(1.0);
-            var height = (area / ratio).sqrt().clamp_max(1.0);
-            var cx = (rand(b, generator: generator) * 2 - 1) * (1 - width);
-            var cy = (rand(b, generator: generator) * 2 - 1) * (1 - height);
-            var flip = where(rand(b, generator: generator) < FlipProbability, -1.0f, 1.0f);
+            var area = rand(b, generator: generator).mul(k[1 - MinScale]).add(k[MinScale], Held.One);
+            var ratio = Signed(rand(b, generator: generator)).mul(k[Math.Log(MaxAspect)]).exp();
+            var width = (area * ratio).sqrt().clamp_max(k[1]);
+            var height = (area / ratio).sqrt().clamp_max(k[1]);
+            var cx = Signed(rand(b, generator: generator)) * width.neg().add(k[1], Held.One);
+            var cy = Signed(rand(b, generator: generator)) * height.neg().add(k[1], Held.One);
+            var flip = rand(b, generator: generator).lt(k[FlipProbability]).to_type(ScalarType.Float32).mul(k[-2]).add(k[1], Held.One); // −1 flips, 1 keeps
             var zero = zeros(b);
             var theta = stack([stack([width * flip, zero, cx], 1), stack([zero, height, cy], 1)], 1);
             var grid = nn.functional.affine_grid(theta, [b, shape[0], shape[1], shape[2]], align_corners: false);

@@ -1,4 +1,5 @@
 using Maskwork.Abstractions;
+using Maskwork.Backend.Nn;
 using static TorchSharp.torch;
 
 namespace Maskwork.Backend.Masking;
@@ -22,26 +23,27 @@ public sealed class BlockMasker(double ratio, int minBlock = 4, double maxBlockF
         int axes = grid.Dims.Length;
         var g = context.Generator;
 
-        // Box volume and per-axis shape.
+        // Box volume and per-axis shape. (Held scalars: this runs on slice workers beside other threads.)
+        using var k = new HeldScalars();
         double maxVolume = Math.Max(minBlock, maxBlockFraction * n);
-        var volume = exp(rand(b, blocks, generator: g) * (Math.Log(maxVolume) - Math.Log(minBlock)) + Math.Log(minBlock));
-        var logAspect = (rand(b, blocks, axes, generator: g) * 2 - 1) * Math.Log(1 / 0.3) / 2;
+        var volume = exp(rand(b, blocks, generator: g).mul(k[Math.Log(maxVolume) - Math.Log(minBlock)]).add(k[Math.Log(minBlock)], Held.One));
+        var logAspect = rand(b, blocks, axes, generator: g).mul(k[2]).sub(k[1]).mul(k[Math.Log(1 / 0.3)]).div(k[2]);
         logAspect = logAspect - logAspect.mean([-1L], keepdim: true);
         var dimsT = tensor(grid.Dims.Select(d => (float)d).ToArray());
-        var size = (pow(volume.unsqueeze(-1), 1.0 / axes) * exp(logAspect)).round().clamp(min: 1);
+        var size = pow(volume.unsqueeze(-1), k[1.0 / axes]).mul(exp(logAspect)).round().clamp_min(k[1]);
         size = minimum(size, dimsT);
-        var start = (rand(b, blocks, axes, generator: g) * (dimsT - size + 1)).floor();
+        var start = rand(b, blocks, axes, generator: g).mul((dimsT - size).add(k[1], Held.One)).floor();
 
         // Coordinates of every token [N, axes], then coverage [B, blocks, N].
         var coords = stack(meshgrid(grid.Dims.Select(d => arange(d, dtype: ScalarType.Float32)).ToArray(), indexing: "ij")
             .Select(c => c.reshape(-1)).ToArray(), 1);
         var c = coords.reshape(1, 1, n, axes);
-        var inside = (c >= start.unsqueeze(2)).logical_and(c < (start + size).unsqueeze(2)).all(-1);
+        var inside = (c >= start.unsqueeze(2)).logical_and(c < start.Plus(size).unsqueeze(2)).all(-1);
 
         // Rank of the first covering box (blocks when none), random tie-break within a box.
         var order = arange(blocks, dtype: ScalarType.Float32).reshape(1, blocks, 1);
         var first = where(inside, order, tensor((float)blocks)).amin([1L]);
-        var score = first + rand(b, n, generator: g) * 0.5f;
+        var score = first.Plus(rand(b, n, generator: g).mul(k[0.5]));
         int visible = MaskBudget.Visible(n, Ratio);
         // Lowest scores are masked here, so invert before the shared split (which keeps lowest visible).
         return MaskBudget.FromScores((-score).to(tokens.Tokens.device), visible);

@@ -18,3 +18,30 @@ public static class Held
     /// <summary>a + b without a temporary Scalar (tensor − tensor takes none in TorchSharp 0.107).</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 }
+
+/// <summary>
+/// Scalars made for one block of code and disposed with it, for tensor arithmetic with constants off the
+/// model path (masking, augmentation) that runs beside other threads:
+/// <c>using var s = new HeldScalars(); x.mul(s[2]).add(s[0.5], Held.One)</c>. Note that <c>add</c>/<c>+</c>
+/// without an explicit alpha make their own temporary Scalar; pass <see cref="Held.One"/>.
+/// </summary>
+public sealed class HeldScalars : IDisposable
+{
+    readonly List<Scalar> made = [];
+
+    public Scalar this[double value]
+    {
+        get
+        {
+            var scalar = value.ToScalar();
+            made.Add(scalar);
+            return scalar;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var scalar in made) scalar.Dispose();
+        made.Clear();
+    }
+}
