@@ -7,7 +7,7 @@ namespace Maskwork.Backend.Training;
 /// Long-lived threads that each run one slice of a training step (forward and backward) with their
 /// share of the cores. On a small CPU two single-threaded slices beat one step spread over both
 /// cores: each thread's op dispatch overlaps the other's kernels instead of leaving a core spinning
-/// between ~1,500 small ops (MAE-Tiny bf16 step 206 → 190 ms, bench case <c>mae-step</c>).
+/// between ~1,500 small ops (bench case <c>mae-step --workers 2</c> vs <c>1</c>, interleaved: bf16 +7 %, fp32 +10 %).
 /// </summary>
 public sealed class SliceWorkers : IDisposable
 {
