@@ -12,12 +12,15 @@ public class SliceWorkerTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, true);
 
-    /// <summary>Masks the odd tokens of every sample: the same plan however a batch is sliced.</summary>
+    /// <summary>Masks the odd tokens of every sample: the same plan however a batch is sliced. Records who asked.</summary>
     sealed class OddTokensMasker : IMasker
     {
+        public System.Collections.Concurrent.ConcurrentBag<(long Batch, int Thread)> Calls { get; } = [];
+
         public MaskPlan Plan(TokenBatch tokens, MaskContext context)
         {
             long b = tokens.BatchSize, n = tokens.TokenCount;
+            Calls.Add((b, Environment.CurrentManagedThreadId));
             var all = arange(n, dtype: ScalarType.Int64).unsqueeze(0).expand(b, n);
             return new MaskPlan(all[.., TensorIndex.Slice(0, null, 2)].contiguous(), all[.., TensorIndex.Slice(1, null, 2)].contiguous());
         }
@@ -41,10 +44,16 @@ public class SliceWorkerTests : IDisposable
         var whole = new List<double>();
         var sliced = new List<double>();
         using var one = NewTrainer(12, data, workers: 1, masker: new OddTokensMasker(), batch: 7);
-        using var two = NewTrainer(12, data, workers: 2, masker: new OddTokensMasker(), batch: 7);
+        var slicedMasker = new OddTokensMasker();
+        using var two = NewTrainer(12, data, workers: 2, masker: slicedMasker, batch: 7);
         Assert.Equal(2, two.Workers);
         one.Run(12, CancellationToken.None, r => whole.Add(r.Loss));
         two.Run(12, CancellationToken.None, r => sliced.Add(r.Loss));
+        // Really split: every step planned a slice of 3 and one of 4, on two threads other than this one.
+        Assert.Equal(12, slicedMasker.Calls.Count(c => c.Batch == 3));
+        Assert.Equal(12, slicedMasker.Calls.Count(c => c.Batch == 4));
+        Assert.Equal(2, slicedMasker.Calls.Select(c => c.Thread).Distinct().Count());
+        Assert.DoesNotContain(Environment.CurrentManagedThreadId, slicedMasker.Calls.Select(c => c.Thread));
         for (int i = 0; i < whole.Count; i++) Assert.Equal(whole[i], sliced[i], 5);
         // Summation order differs, so not bit-equal: measured 5.6e-5 apart after 12 steps; weighting the
         // slices ½ each instead of 3/7 and 4/7 puts them 7.2e-4 apart.

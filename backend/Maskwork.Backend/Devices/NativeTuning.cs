@@ -12,7 +12,6 @@ public static class NativeTuning
 {
     static readonly object Gate = new();
     static bool allocatorTuned;
-    static bool nativesLooked;
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     delegate void OmpSetNumThreads(int n);
@@ -71,35 +70,28 @@ public static class NativeTuning
     {
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "at least one thread");
         _ = get_num_threads(); // libtorch initialises this thread's OpenMP count on first use; do it first so it does not undo ours
-        Natives().Omp?.Invoke(threads);
-        Natives().Mkl?.Invoke(threads);
+        var (omp, mkl) = ThreadSetters.Value;
+        omp?.Invoke(threads);
+        mkl?.Invoke(threads);
     }
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     delegate int MklSetNumThreadsLocal(int n);
 
-    static (OmpSetNumThreads? Omp, MklSetNumThreadsLocal? Mkl) natives;
+    static readonly Lazy<(OmpSetNumThreads? Omp, MklSetNumThreadsLocal? Mkl)> ThreadSetters = new(FindThreadSetters);
 
-    static (OmpSetNumThreads? Omp, MklSetNumThreadsLocal? Mkl) Natives()
+    static (OmpSetNumThreads? Omp, MklSetNumThreadsLocal? Mkl) FindThreadSetters()
     {
-        lock (Gate)
+        // dlsym on libtorch_cpu's handle searches its dependencies too, so this finds the OpenMP
+        // runtime libtorch was linked with (a hashed libgomp name in the TorchSharp packages) and
+        // the MKL linked into it. MKL's C entry point is the mixed-case one; the lower-case name is
+        // the Fortran interface, which takes a pointer.
+        foreach (var name in new[] { Path.Combine(AppContext.BaseDirectory, "libtorch_cpu.so"), "libtorch_cpu.so" })
         {
-            if (nativesLooked) return natives;
-            nativesLooked = true;
-            // dlsym on libtorch_cpu's handle searches its dependencies too, so this finds the OpenMP
-            // runtime libtorch was linked with (a hashed libgomp name in the TorchSharp packages) and
-            // the MKL linked into it. MKL's C entry point is the mixed-case one; the lower-case name is
-            // the Fortran interface, which takes a pointer.
-            foreach (var name in new[] { Path.Combine(AppContext.BaseDirectory, "libtorch_cpu.so"), "libtorch_cpu.so" })
-            {
-                if (!NativeLibrary.TryLoad(name, out var handle)) continue;
-                if (NativeLibrary.TryGetExport(handle, "omp_set_num_threads", out var omp))
-                    natives.Omp = Marshal.GetDelegateForFunctionPointer<OmpSetNumThreads>(omp);
-                if (NativeLibrary.TryGetExport(handle, "MKL_Set_Num_Threads_Local", out var mkl))
-                    natives.Mkl = Marshal.GetDelegateForFunctionPointer<MklSetNumThreadsLocal>(mkl);
-                if (natives.Omp is not null) break;
-            }
-            return natives;
+            if (!NativeLibrary.TryLoad(name, out var handle) || !NativeLibrary.TryGetExport(handle, "omp_set_num_threads", out var omp)) continue;
+            var mkl = NativeLibrary.TryGetExport(handle, "MKL_Set_Num_Threads_Local", out var m) ? Marshal.GetDelegateForFunctionPointer<MklSetNumThreadsLocal>(m) : null;
+            return (Marshal.GetDelegateForFunctionPointer<OmpSetNumThreads>(omp), mkl);
         }
+        return (null, null);
     }
 }
