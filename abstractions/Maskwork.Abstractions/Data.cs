@@ -9,6 +9,16 @@ public record Sample(float[] Values, int[] Shape, int? Label, string Source)
 {
     /// <summary>The split this sample belongs to when the source defines one ("train", "val", "test"), else null.</summary>
     public string? Split { get; init; }
+
+    /// <summary>
+    /// The sample's global index in its source: stable across epochs, batch sizes, slices and ranks;
+    /// -1 when the reader does not know it. Per-sample randomness (clips, crops, augmentation, masks)
+    /// is keyed by (seed, <see cref="Epoch"/>, <see cref="Index"/>), never by batch position.
+    /// </summary>
+    public long Index { get; init; } = -1;
+
+    /// <summary>The epoch the source read this sample for (0-based).</summary>
+    public int Epoch { get; init; }
 }
 
 /// <summary>
