@@ -105,6 +105,12 @@ cli.Verb("inspect", "Show what a reader sees: counts, shapes, classes, splits, s
     return (p, ctx, ct) => ctx.Get<DataCommands>().InspectAsync(new InspectArgs(p.GetValue(data)!, p.GetValue(limit), p.GetValue(sets)), ctx.Output, ct);
 });
 
+cli.Verb("runs", "List the runs under the runs root: recipe, data, state, steps, final loss, speed and evaluations.", v =>
+{
+    var root = v.Optional<string>("--root", "the folder to list (default: the RunsRoot setting, ./runs)", "DIR");
+    return (p, ctx, _) => Task.FromResult(ctx.Get<RunsCommand>().List(new RunsArgs(p.GetValue(root)), ctx.Output));
+});
+
 cli.Verb("completion", "Print a shell completion script: source <(maskwork completion bash)", v =>
 {
     var shell = v.Argument<string>("shell", "the shell: bash (the default)");

@@ -41,7 +41,9 @@ public sealed class EvaluateCommands(Workspace workspace)
         long[] trainY = train.Select(s => (long)s.Label!.Value).ToArray(), testY = test.Select(s => (long)s.Label!.Value).ToArray();
         double accuracy = method == "linear" ? Probe.Linear(trainX, trainY, testX, testY, job.Seed) : Probe.Knn(trainX, trainY, testX, testY);
         run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
-        output.Result(new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit },
+        var result = new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit };
+        run.AppendEvaluation(Evaluation("probe", result, spec));
+        output.Result(result,
             () => $"{method} probe{(randomInit ? " (random init)" : "")}: accuracy {accuracy:P2} on {test.Count} test samples ({train.Count} train)");
         return 0;
     }
@@ -56,12 +58,24 @@ public sealed class EvaluateCommands(Workspace workspace)
         try { r = method == "linear" ? NodeProbe.Linear(nodes, job.Seed, NodeProbeOptions.From(job.Model)) : NodeProbe.Knn(nodes, job.Seed); }
         catch (ArgumentException e) { throw new CommandException($"{spec}: {e.Message}"); }
         run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")} on {spec} (nodes): test accuracy {r.TestAccuracy:F4}, val {r.ValAccuracy:F4} ({r.TrainCount} train, {r.ValCount} val, {r.TestCount} test)");
-        output.Result(new
+        var result = new
         {
             run = run.Path, method, accuracy = Math.Round(r.TestAccuracy, 4), train_count = r.TrainCount, test_count = r.TestCount, random_init = randomInit,
             level = "token", val_count = r.ValCount, val_accuracy = double.IsNaN(r.ValAccuracy) ? (double?)null : Math.Round(r.ValAccuracy, 4),
-        }, () => $"{method} node probe{(randomInit ? " (random init)" : "")}: test accuracy {r.TestAccuracy:P2} on {r.TestCount} nodes ({r.TrainCount} train, {r.ValCount} val)");
+        };
+        run.AppendEvaluation(Evaluation("probe", result, spec));
+        output.Result(result, () => $"{method} node probe{(randomInit ? " (random init)" : "")}: test accuracy {r.TestAccuracy:P2} on {r.TestCount} nodes ({r.TrainCount} train, {r.ValCount} val)");
         return 0;
+    }
+
+    /// <summary>An evaluations.jsonl line: the verb's --json result plus which verb, on what data, when.</summary>
+    public static System.Text.Json.Nodes.JsonObject Evaluation(string verb, object result, DataSpec spec)
+    {
+        var line = System.Text.Json.JsonSerializer.SerializeToNode(result)!.AsObject();
+        line["verb"] = verb;
+        line["data"] = spec.ToString();
+        line["time"] = DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        return line;
     }
 
     /// <summary>The source's own train/test split when it has one, else a deterministic 80/20 split by source name.</summary>

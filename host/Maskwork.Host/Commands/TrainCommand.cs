@@ -54,7 +54,20 @@ public sealed class TrainCommand(Workspace workspace)
         return await TrainAsync(run, job, recipe, stop, resume: true, output, ct);
     }
 
+    /// <summary>Trains; a run that cannot start or stops with an error says so in its status.json.</summary>
     async Task<int> TrainAsync(RunFolder run, JobConfig job, IRecipe recipe, long stopAt, bool resume, Output output, CancellationToken ct)
+    {
+        try { return await TrainCoreAsync(run, job, recipe, stopAt, resume, output, ct); }
+        catch (Exception e) when (e is CommandException or UsageException)
+        {
+            var status = run.ReadStatus();
+            if (status?.State != "failed")
+                run.WriteStatus((status ?? new RunStatus { Recipe = recipe.Name, Data = job.Data, TargetSteps = stopAt }) with { State = "failed", Reason = e.Message, Updated = DateTime.UtcNow });
+            throw;
+        }
+    }
+
+    async Task<int> TrainCoreAsync(RunFolder run, JobConfig job, IRecipe recipe, long stopAt, bool resume, Output output, CancellationToken ct)
     {
         var device = workspace.Device(job.Device);
         ScalarType precision;
@@ -86,12 +99,20 @@ public sealed class TrainCommand(Workspace workspace)
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double lastLoss = double.NaN, samplesPerSecondSum = 0;
         long timedSteps = 0;
+        double AverageSamplesPerSecond() => timedSteps > 0 ? samplesPerSecondSum / timedSteps : 0;
+        RunStatus Status(string state, string? reason = null) => new()
+        {
+            State = state, Recipe = recipe.Name, Data = job.Data, Steps = trainer.Step, TargetSteps = stopAt,
+            FinalLoss = double.IsFinite(lastLoss) ? lastLoss : null, SamplesPerS = Math.Round(AverageSamplesPerSecond(), 2), Reason = reason,
+        };
+        run.WriteStatus(Status("running"));
         void Save(Trainer t)
         {
             t.Save(run.StepCheckpoint(t.Step), skipped);
             File.Copy(run.StepCheckpoint(t.Step), run.LastCheckpoint + ".tmp", true);
             File.Move(run.LastCheckpoint + ".tmp", run.LastCheckpoint, true);
             metrics.SaveAsync().GetAwaiter().GetResult();
+            run.WriteStatus(Status("running"));
             foreach (var old in Directory.GetFiles(run.Checkpoints, "step-*.ckpt")
                          .Select(f => (f, s: long.TryParse(Path.GetFileNameWithoutExtension(f)[5..], out var n) ? n : -1))
                          .OrderByDescending(x => x.s).Skip(3)) File.Delete(old.f);
@@ -105,11 +126,18 @@ public sealed class TrainCommand(Workspace workspace)
                 lastLoss = report.Loss;
                 if (report.Step > startStep + 1) { samplesPerSecondSum += report.SamplesPerSecond; timedSteps++; }
                 if (report.Step % Math.Max(1, job.Train.LogEvery) == 0 || report.Step == stopAt || report.Skipped)
+                {
                     metrics.Add(new MetricRow
                     {
                         Step = report.Step, Loss = report.Loss, Lr = report.Lr, SamplesPerS = report.SamplesPerSecond, GradNorm = report.GradNorm,
                         NonFiniteSteps = trainer.NonFiniteSteps, SkippedSamples = skipped, ElapsedS = clock.Elapsed.TotalSeconds,
                     });
+                    run.AppendProgress(new
+                    {
+                        step = report.Step, loss = double.IsFinite(report.Loss) ? report.Loss : (double?)null, lr = report.Lr,
+                        samples_per_s = Math.Round(report.SamplesPerSecond, 2), elapsed = Math.Round(clock.Elapsed.TotalSeconds, 3),
+                    });
+                }
                 progress.Report(report.Step, $"loss {report.Loss:F4} · {report.SamplesPerSecond:F0} samples/s");
             }, Save));
         }
@@ -120,11 +148,17 @@ public sealed class TrainCommand(Workspace workspace)
         LossPlot.Save(run.LossPlot, metrics.Rows.Select(r => new LossPoint(r.Step, r.Loss, r.Lr)).ToList(),
             new LossPlotOptions { Title = $"{recipe.Name} on {job.Data}: loss and learning rate" });
         RenderReconstructions(trainer.Model, trainer.Step, data.Samples, job.Seed, device, precision, run.Reconstructions);
-        double samplesPerSecond = timedSteps > 0 ? samplesPerSecondSum / timedSteps : 0;
+        double samplesPerSecond = AverageSamplesPerSecond();
         run.AppendLog($"stopped at step {trainer.Step}, loss {lastLoss:R}, {samplesPerSecond:F1} samples/s, {trainer.NonFiniteSteps} non-finite steps, {skipped} skipped samples, data wait {trainer.DataWaitSeconds:F2}s");
 
-        if (failure is not null) { run.AppendLog("failed: " + failure); throw new CommandException(failure); }
+        if (failure is not null)
+        {
+            run.AppendLog("failed: " + failure);
+            run.WriteStatus(Status("failed", failure));
+            throw new CommandException(failure);
+        }
         bool interrupted = cts.IsCancellationRequested && trainer.Step < stopAt;
+        run.WriteStatus(Status(interrupted ? "interrupted" : "finished"));
         if (interrupted) Console.Error.WriteLine($"interrupted at step {trainer.Step}; checkpoint written. Continue with: maskwork resume --run {run.Path}");
 
         output.Result(new
