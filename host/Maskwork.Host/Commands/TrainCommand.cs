@@ -99,8 +99,8 @@ public sealed class TrainCommand(Workspace workspace)
         catch (InvalidDataFileException e) { failure = $"bad input {e.File}: {e.Reason}"; }
 
         Save(trainer);
-        var losses = metrics.Rows.Select(r => (r.Step, r.Loss)).ToList();
-        LossPlot.Render(losses, $"{recipe.Name} LOSS").SavePng(run.LossPlot);
+        LossPlot.Save(run.LossPlot, metrics.Rows.Select(r => new LossPoint(r.Step, r.Loss, r.Lr)).ToList(),
+            new LossPlotOptions { Title = $"{recipe.Name} on {job.Data}: loss and learning rate" });
         RenderReconstructions(trainer.Model, trainer.Step, data.Samples, job.Seed, device, precision, run.Reconstructions);
         double samplesPerSecond = timedSteps > 0 ? samplesPerSecondSum / timedSteps : 0;
         run.AppendLog($"stopped at step {trainer.Step}, loss {lastLoss:R}, {samplesPerSecond:F1} samples/s, {trainer.NonFiniteSteps} non-finite steps, {skipped} skipped samples, data wait {trainer.DataWaitSeconds:F2}s");
@@ -156,8 +156,6 @@ public sealed class TrainCommand(Workspace workspace)
         if (training) model.train();
         if (result.Reconstruction is null) return;
         var (h, w, rgb) = parts.Renderer.Render(tokens, plan, result.Reconstruction, parts.Tokenizer);
-        var canvas = new Canvas(w, h);
-        rgb.CopyTo(canvas.Pixels, 0);
-        canvas.SavePng(path);
+        new RgbImage(w, h, rgb).SavePng(path);
     }
 }
