@@ -26,6 +26,20 @@ public sealed record LossPlotOptions
 /// </summary>
 public static class LossPlot
 {
+    /// <summary>The 1.x entry point, kept for plugins built against 1.0–1.1 (removed in 2.0): the ScottPlot plot as a <see cref="Canvas"/>.</summary>
+    [Obsolete("Use LossPlot.Save or LossPlot.RenderPng; Render and Canvas are removed in 2.0.")]
+#pragma warning disable CS0618 // the obsolete pair refers to itself
+    public static Canvas Render(IReadOnlyList<(long Step, double Loss)> points, string title, int width = 640, int height = 400)
+    {
+        var png = RenderPng(points.Select(p => new LossPoint(p.Step, p.Loss, double.NaN)).ToList(), new LossPlotOptions { Title = title, Width = width, Height = height });
+        using var bitmap = SkiaSharp.SKBitmap.Decode(png);
+        var image = RgbImage.FromBitmap(bitmap);
+        var canvas = new Canvas(image.Width, image.Height);
+        Array.Copy(image.Pixels, canvas.Pixels, canvas.Pixels.Length);
+        return canvas;
+    }
+#pragma warning restore CS0618
+
     public static byte[] RenderPng(IReadOnlyList<LossPoint> points, LossPlotOptions? options = null)
     {
         options ??= new LossPlotOptions();
