@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Maskwork.Host.Cli;
 using Maskwork.Host.Runs;
+using Spectre.Console;
 
 namespace Maskwork.Host.Commands;
 
