@@ -20,7 +20,7 @@ var verbs = new Dictionary<string, VerbSpec>
     ["embed"] = new("embed --run DIR --data SPEC --out FILE.parquet [--json]", "write encoder features to Parquet", ["run", "data", "out"], ["json"], ["plugins"], ["run", "data", "out"]),
     ["reconstruct"] = new("reconstruct --run DIR [--data SPEC] --out FILE.png [--count K] [--json]", "picture of inputs, masks, reconstructions", ["run", "data", "out", "count"], ["json"], ["plugins"], ["run", "out"]),
     ["ingest"] = new("ingest --reader NAME --in PATH --out DIR [--set data.k=v]... [--json]", "raw files → Parquet dataset", ["reader", "in", "out"], ["json"], ["set", "plugins"], ["reader", "in", "out"]),
-    ["inspect"] = new("inspect --data SPEC [--limit N] [--set data.k=v]... [--json]", "what a reader sees: counts, shapes, skipped files", ["data", "limit"], ["json"], ["set", "plugins"], ["data"]),
+    ["inspect"] = new("inspect --data SPEC [--limit N] [--verify] [--set data.k=v]... [--json]", "what a reader sees: counts, shapes, skipped files; --verify checks a dataset's checksums", ["data", "limit"], ["json", "verify"], ["set", "plugins"], ["data"]),
 };
 
 CommandLine cl;

@@ -19,9 +19,9 @@ public sealed class EvaluateCommands(Workspace workspace)
         bool randomInit = cl.Flag("random-init");
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit);
         var spec = (cl.Value("data") is { } d ? DataSpec.Parse(d) : job.DataSpec()) with { Options = job.DataOptions };
-        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
+        var data = await DataLoading.OpenAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
         if (model.Parts.ProbeLevel == ProbeLevel.Token) return ProbeTokens(run, job, model, data.Samples, spec, method, randomInit, device, precision, output);
-        var (train, test) = Split(data.Samples.Where(s => s.Label is not null).ToList());
+        var (train, test) = Split(data.Samples.Where(s => s.Label is not null).ToList()); // typed samples stay compact (uint8)
         if (train.Count == 0 || test.Count == 0)
             throw new CommandException($"{spec} has no labelled {(train.Count == 0 ? "train" : "test")} samples; a probe needs labels (sub-folder names for image-folder)");
 
@@ -86,12 +86,13 @@ public sealed class EvaluateCommands(Workspace workspace)
         var run = RunFolder.Open(cl.Value("run")!);
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit: false);
         var spec = DataSpec.Parse(cl.Value("data")!) with { Options = job.DataOptions };
-        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
-        var progress = new Progress("embed", data.Samples.Count);
-        using var features = Probe.Features(model.Parts, data.Samples, device, precision, progress: new Progress<int>(n => progress.Report(n)));
+        var data = await DataLoading.OpenAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
+        var samples = data.Samples;
+        var progress = new Progress("embed", samples.Count);
+        using var features = Probe.Features(model.Parts, samples, device, precision, progress: new Progress<int>(n => progress.Report(n)));
         long dim = features.shape[1];
         var flat = features.contiguous().data<float>().ToArray();
-        var rows = data.Samples.Select((s, i) => new EmbeddingRow { Source = s.Source, Label = s.Label, Split = s.Split, Embedding = flat.AsSpan(i * (int)dim, (int)dim).ToArray() }).ToList();
+        var rows = samples.Select((s, i) => new EmbeddingRow { Source = s.Source, Label = s.Label, Split = s.Split, Embedding = flat.AsSpan(i * (int)dim, (int)dim).ToArray() }).ToList();
         string outPath = cl.Value("out")!;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         await using (var fs = File.Create(outPath + ".tmp")) await ParquetSerializer.SerializeAsync(rows, fs, cancellationToken: ct);
@@ -108,12 +109,13 @@ public sealed class EvaluateCommands(Workspace workspace)
         int count = cl.Int("count") ?? 8;
         if (count <= 0) throw new UsageException("--count must be positive");
         var spec = (cl.Value("data") is { } d ? DataSpec.Parse(d) : job.DataSpec("test")) with { Options = job.DataOptions };
-        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct, limit: count);
-        if (data.Samples.Count == 0) throw new CommandException($"{spec} produced no samples");
+        var opened = await DataLoading.OpenAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct, limit: count);
+        var samples = opened.Source.Read(Enumerable.Range(0, (int)Math.Min(count, opened.Source.Count)).Select(i => (long)i).ToArray(), 0);
+        if (samples.Count == 0) throw new CommandException($"{spec} produced no samples");
         if (model.Parts.Renderer is null) throw new CommandException($"recipe {job.Recipe} has no reconstruction renderer");
         string outPath = cl.Value("out")!;
-        TrainCommand.RenderReconstructions(model, 0, data.Samples, job.Seed, device, precision, outPath, count);
-        output.Result(new { run = run.Path, out_path = Path.GetFullPath(outPath), count = data.Samples.Count }, () => $"wrote {outPath}");
+        TrainCommand.RenderReconstructions(model, 0, samples, job.Seed, device, precision, outPath, count);
+        output.Result(new { run = run.Path, out_path = Path.GetFullPath(outPath), count = samples.Count }, () => $"wrote {outPath}");
         return 0;
     }
 }
