@@ -5,26 +5,24 @@ using Maskwork.Host.Data;
 
 namespace Maskwork.Host.Commands;
 
-/// <summary>What <c>inspect</c> does: a data spec, an optional sample limit, and whether to verify a dataset folder's checksums.</summary>
-public sealed record InspectRequest(string Data, int? Limit, bool Verify, IReadOnlyDictionary<string, string> Options);
+/// <summary>What <c>inspect</c> is asked for. <paramref name="Sets"/>: <c>data.k=v</c> reader options.</summary>
+public sealed record InspectArgs(string Data, int? Limit = null, IReadOnlyList<string>? Sets = null)
+{
+    /// <summary>Check a dataset folder's manifest and every shard's checksum instead of reading samples.</summary>
+    public bool Verify { get; init; }
+}
 
-/// <summary>What <c>ingest</c> does: a reader over an input path into a dataset folder; <c>data.*</c> options go to the reader and the writer.</summary>
-public sealed record IngestRequest(string Reader, string Input, string Out, IReadOnlyDictionary<string, string> Options);
+/// <summary>What <c>ingest</c> is asked for; <c>data.k=v</c> options go to the reader and the dataset writer.</summary>
+public sealed record IngestArgs(string Reader, string In, string Out, IReadOnlyList<string>? Sets = null);
 
 /// <summary><c>inspect</c> and <c>ingest</c>: what a reader sees, and any reader → a sharded Parquet dataset folder.</summary>
 public sealed class DataCommands(Workspace workspace)
 {
-    public Task<int> InspectAsync(CommandLine cl, Output output, CancellationToken ct) =>
-        InspectAsync(new InspectRequest(cl.Value("data")!, cl.Int("limit"), cl.Flag("verify"), Options(cl.Values("set"))), output, ct);
-
-    public Task<int> IngestAsync(CommandLine cl, Output output, CancellationToken ct) =>
-        IngestAsync(new IngestRequest(cl.Value("reader")!, cl.Value("in")!, cl.Value("out")!, Options(cl.Values("set"))), output, ct);
-
-    public async Task<int> InspectAsync(InspectRequest request, Output output, CancellationToken ct)
+    public async Task<int> InspectAsync(InspectArgs args, Output output, CancellationToken ct)
     {
-        var spec = DataSpec.Parse(request.Data) with { Options = request.Options };
-        if (request.Verify) return Verify(spec, output);
-        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, failFast: false, ct, limit: request.Limit);
+        var spec = DataSpec.Parse(args.Data) with { Options = Workspace.DataOptions(args.Sets) };
+        if (args.Verify) return Verify(spec, output);
+        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, failFast: false, ct, limit: args.Limit);
         var shapes = data.Samples.GroupBy(s => string.Join('x', s.Shape)).OrderByDescending(g => g.Count())
             .ToDictionary(g => g.Key, g => g.Count());
         var labels = data.Samples.Where(s => s.Label is not null).Select(s => s.Label!.Value).Distinct().Count();
@@ -69,24 +67,29 @@ public sealed class DataCommands(Workspace workspace)
 
     static readonly string[] WriterKeys = ["shard_mb", "group_rows", "group_mb", "store"];
 
-    public async Task<int> IngestAsync(IngestRequest request, Output output, CancellationToken ct)
+    public async Task<int> IngestAsync(IngestArgs args, Output output, CancellationToken ct)
     {
+        var options = Workspace.DataOptions(args.Sets);
+        var request = (args.Reader, Input: args.In, args.Out, Options: options);
         var spec = new DataSpec(request.Reader, request.Input) { Options = request.Options };
         var reader = DataLoading.ReaderFor(spec, workspace.Catalog.Registry);
         var issues = new DataIssueLog(workspace.Options.FailOnBadInput);
-        var progress = new Progress($"ingest {spec} → {request.Out}", 0);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         DatasetManifest manifest;
         try
         {
-            await using var writer = new DatasetWriter(request.Out, DatasetWriterOptions.From(request.Options));
-            await foreach (var s in reader.ReadAsync(spec, issues, ct).WithCancellation(ct))
+            manifest = await Progress.RunAsync($"ingest {spec} → {request.Out}", null, "samples", async progress =>
             {
-                await writer.AddAsync(s, ct);
-                if (writer.Rows % 5000 == 0) progress.Report(writer.Rows, "samples");
-            }
-            var readerOptions = request.Options.Where(kv => !WriterKeys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
-            manifest = await writer.CompleteAsync(reader.Name, request.Input, readerOptions, issues.Items, ct);
+                await using var writer = new DatasetWriter(request.Out, DatasetWriterOptions.From(request.Options));
+                await foreach (var s in reader.ReadAsync(spec, issues, ct).WithCancellation(ct))
+                {
+                    await writer.AddAsync(s, ct);
+                    if (writer.Rows % 1000 == 0) progress.Report(writer.Rows);
+                }
+                progress.Report(writer.Rows);
+                var readerOptions = request.Options.Where(kv => !WriterKeys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
+                return await writer.CompleteAsync(reader.Name, request.Input, readerOptions, issues.Items, ct);
+            });
         }
         catch (InvalidDataFileException e) { throw new CommandException($"bad input {e.File}: {e.Reason} (fail-fast is on); no dataset was written"); }
         catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException or ArgumentException) { throw new CommandException(e.Message); }
@@ -99,17 +102,5 @@ public sealed class DataCommands(Workspace workspace)
         }, () => $"wrote {manifest.Rows} samples ({string.Join(", ", manifest.Splits.Select(kv => $"{kv.Key} {kv.Value}"))}) in {manifest.Shards.Count} shards, " +
                  $"{bytes / 1e6:F1} MB, to {request.Out} ({issues.Count} inputs skipped); train from it with --data parquet:{request.Out}");
         return 0;
-    }
-
-    static Dictionary<string, string> Options(IReadOnlyList<string> sets)
-    {
-        var options = new Dictionary<string, string>();
-        foreach (var s in sets)
-        {
-            int eq = s.IndexOf('=');
-            if (eq <= 0 || !s.StartsWith("data.", StringComparison.Ordinal)) throw new UsageException($"--set here takes data.<name>=<value>, got '{s}'");
-            options[s[5..eq]] = s[(eq + 1)..];
-        }
-        return options;
     }
 }
