@@ -100,9 +100,10 @@ cli.Verb("inspect", "Show what a reader sees: counts, shapes, classes, splits, s
 {
     var data = v.Required<string>("--data", DataHelp, "SPEC");
     var limit = v.Optional<int?>("--limit", "read at most N samples (default: all)", "N");
+    var verify = v.Flag("--verify", "for a dataset folder (parquet:DIR): check the manifest and every shard's SHA-256; exit 1 if any fails");
     var sets = v.Repeated("--set", SetDataHelp, "data.k=v");
     VerbBuilder.AtLeast(limit, 1);
-    return (p, ctx, ct) => ctx.Get<DataCommands>().InspectAsync(new InspectArgs(p.GetValue(data)!, p.GetValue(limit), p.GetValue(sets)), ctx.Output, ct);
+    return (p, ctx, ct) => ctx.Get<DataCommands>().InspectAsync(new InspectArgs(p.GetValue(data)!, p.GetValue(limit), p.GetValue(sets)) { Verify = p.GetValue(verify) }, ctx.Output, ct);
 });
 
 cli.Verb("runs", "List the runs under the runs root: recipe, data, state, steps, final loss, speed and evaluations.", v =>

@@ -69,11 +69,30 @@ public sealed class BatchPrefetcher<T> : IDisposable
     }
 }
 
-/// <summary>An in-memory dataset with its batch order.</summary>
-public sealed class SampleSet(IReadOnlyList<Sample> samples)
+/// <summary>
+/// The in-memory sample source: small raw datasets, read once by their reader and kept as they are
+/// (today's behaviour and speed). <see cref="ISampleSource.Read"/> hands out the stored samples with
+/// their key (global index, epoch) set; the values are shared, not copied.
+/// </summary>
+public sealed class SampleSet(IReadOnlyList<Sample> samples) : ISampleSource
 {
     public IReadOnlyList<Sample> Samples { get; } = samples;
     public int Count => Samples.Count;
 
-    public IReadOnlyList<Sample> Batch(BatchOrder order, long k) => order.Indices(k).Select(i => Samples[i]).ToArray();
+    long ISampleSource.Count => Samples.Count;
+
+    public IReadOnlyList<Sample> Read(IReadOnlyList<long> indices, int epoch)
+    {
+        var result = new Sample[indices.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            long index = indices[i];
+            if ((ulong)index >= (ulong)Samples.Count) throw new ArgumentOutOfRangeException(nameof(indices), $"index {index} outside 0..{Samples.Count - 1}");
+            var s = Samples[(int)index];
+            result[i] = s.Index == index && s.Epoch == epoch ? s : s with { Index = index, Epoch = epoch };
+        }
+        return result;
+    }
+
+    public IReadOnlyList<Sample> Batch(BatchOrder order, long k) => Read(order.Indices(k).Select(i => (long)i).ToArray(), 0);
 }

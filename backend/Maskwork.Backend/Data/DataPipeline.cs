@@ -13,13 +13,30 @@ namespace Maskwork.Backend.Data;
 public interface IBackgroundTokenizer : ITokenizer;
 
 /// <summary>
-/// A training-time transform of raw samples, run on the data pipeline's background thread. It must
-/// be deterministic in (its own seed, <c>batchIndex</c>) and must not use torch's global generator,
-/// so a resumed run sees exactly the batches an uninterrupted one would.
+/// A training-time transform of raw samples, run on the data pipeline's background thread. Each
+/// sample's draw must be a function of (its own seed, <see cref="Sample.Epoch"/>, <see cref="Sample.Index"/>)
+/// — see <see cref="SampleRandom"/> — never of the batch, its size, the slicing or the rank, and must not
+/// use torch's global generator, so a resumed or re-sliced run sees exactly the same samples.
+/// <c>batchIndex</c> only keys samples that carry no index (<see cref="Sample.Index"/> = -1).
 /// </summary>
 public interface ISampleAugment
 {
     IReadOnlyList<Sample> Apply(IReadOnlyList<Sample> batch, long batchIndex);
+}
+
+/// <summary>
+/// Per-sample random numbers keyed by (seed, epoch, global index): the same sample gets the same draw
+/// whatever batch, slice or rank it lands in. A sample without an index (-1) falls back to
+/// (batch index, position in the batch).
+/// </summary>
+public static class SampleRandom
+{
+    /// <summary>The key of <paramref name="sample"/> at <paramref name="position"/> of batch <paramref name="batchIndex"/>.</summary>
+    public static long Key(long seed, Sample sample, long batchIndex, int position) =>
+        sample.Index >= 0 ? SeedMix.Of(seed, sample.Index, sample.Epoch) : SeedMix.Of(seed ^ 0x0b47c4, batchIndex, position);
+
+    /// <summary>Uniform draw number <paramref name="draw"/> in [0, 1) for a sample key.</summary>
+    public static double Uniform(long key, int draw) => (SeedMix.Of(key, draw) >> 10) * (1.0 / (1L << 53));
 }
 
 /// <summary>One batch as the background pipeline prepared it: the samples and, when the tokenizer allows, its CPU tokens.</summary>

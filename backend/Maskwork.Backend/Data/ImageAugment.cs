@@ -8,9 +8,10 @@ namespace Maskwork.Backend.Data;
 /// <summary>
 /// MAE's default image augmentation for pretraining, as one batched tensor op: a random resized crop
 /// (area fraction in [<see cref="MinScale"/>, 1], aspect ratio in [3/4, 4/3] by default, bilinear resampling back
-/// to the input size) and a random horizontal flip. Samples are [C,H,W]. Every draw comes from a
-/// generator seeded by (seed, batch index), never torch's global one, so it may run on the data
-/// thread and a resumed run sees the same augmented batches.
+/// to the input size) and a random horizontal flip. Samples are [C,H,W]. Each sample's crop and flip
+/// are drawn from its own key (seed, epoch, global index; <see cref="SampleRandom"/>), never torch's
+/// global generator: it may run on the data thread, a resumed run sees the same augmented samples, and
+/// a sample's draw does not depend on the batch size, the slicing or the rank.
 /// </summary>
 public sealed class ImageAugment(long seed, double minScale = 0.2, double flipProbability = 0.5, double maxAspect = 4.0 / 3) : ISampleAugment
 {
@@ -25,30 +26,33 @@ public sealed class ImageAugment(long seed, double minScale = 0.2, double flipPr
         var shape = batch[0].Shape;
         if (shape.Length != 3) throw new ArgumentException($"image augmentation needs [C,H,W] samples, got [{string.Join(',', shape)}]");
         int b = batch.Count, per = shape[0] * shape[1] * shape[2];
-        var data = new float[(long)b * per];
+        var data = new float[b * per];
+        var u = new float[5][];
+        for (int d = 0; d < 5; d++) u[d] = new float[b];
         for (int i = 0; i < b; i++)
         {
-            if (!batch[i].Shape.SequenceEqual(shape) || batch[i].Values.Length != per)
+            if (!batch[i].Shape.SequenceEqual(shape) || batch[i].ValueCount != per)
                 throw new InvalidDataFileException(batch[i].Source, $"image of shape [{string.Join(',', batch[i].Shape)}] in a batch of [{string.Join(',', shape)}]");
-            Array.Copy(batch[i].Values, 0, data, (long)i * per, per);
+            batch[i].CopyValuesTo(data.AsSpan(i * per, per));
+            long key = SampleRandom.Key(seed, batch[i], batchIndex, i);
+            for (int d = 0; d < 5; d++) u[d][i] = (float)SampleRandom.Uniform(key, d);
         }
 
         float[] result;
         using (NewDisposeScope())
         using (no_grad())
-        using (var generator = new Generator((ulong)(SeedMix.Of(seed, batchIndex, 0xa09) & 0x7fffffff)))
         {
             // Held scalars: this runs on the prefetch thread beside the training threads.
             using var k = new HeldScalars();
-            Tensor Signed(Tensor u) => u.mul(k[2]).sub(k[1]); // uniform [0,1) → [-1,1)
+            Tensor Signed(Tensor t) => t.mul(k[2]).sub(k[1]); // uniform [0,1) → [-1,1)
             var x = tensor(data, [b, shape[0], shape[1], shape[2]]);
-            var area = rand(b, generator: generator).mul(k[1 - MinScale]).add(k[MinScale], Held.One);
-            var ratio = Signed(rand(b, generator: generator)).mul(k[Math.Log(MaxAspect)]).exp();
+            var area = tensor(u[0]).mul(k[1 - MinScale]).add(k[MinScale], Held.One);
+            var ratio = Signed(tensor(u[1])).mul(k[Math.Log(MaxAspect)]).exp();
             var width = (area * ratio).sqrt().clamp_max(k[1]);
             var height = (area / ratio).sqrt().clamp_max(k[1]);
-            var cx = Signed(rand(b, generator: generator)) * width.neg().add(k[1], Held.One);
-            var cy = Signed(rand(b, generator: generator)) * height.neg().add(k[1], Held.One);
-            var flip = rand(b, generator: generator).lt(k[FlipProbability]).to_type(ScalarType.Float32).mul(k[-2]).add(k[1], Held.One); // −1 flips, 1 keeps
+            var cx = Signed(tensor(u[2])) * width.neg().add(k[1], Held.One);
+            var cy = Signed(tensor(u[3])) * height.neg().add(k[1], Held.One);
+            var flip = tensor(u[4]).lt(k[FlipProbability]).to_type(ScalarType.Float32).mul(k[-2]).add(k[1], Held.One); // −1 flips, 1 keeps
             var zero = zeros(b);
             var theta = stack([stack([width * flip, zero, cx], 1), stack([zero, height, cy], 1)], 1);
             var grid = nn.functional.affine_grid(theta, [b, shape[0], shape[1], shape[2]], align_corners: false);

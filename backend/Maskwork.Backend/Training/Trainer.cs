@@ -39,15 +39,19 @@ public sealed class NonFiniteLossException(long step, int count)
 public sealed class Trainer : IDisposable
 {
     readonly TrainerSetup setup;
-    readonly SampleSet data;
-    readonly BatchOrder order;
+    readonly ISampleSource data;
+    readonly DataPartition batches;
     readonly LrSchedule schedule;
     readonly Generator generator = new(0);
     readonly List<Generator> sliceGenerators = []; // one per slice when batches are split (slice i of step k seeded from (seed, k, i))
     int consecutiveNonFinite;
 
-    public Trainer(TrainerSetup setup, SampleSet data)
+    public Trainer(TrainerSetup setup, SampleSet data) : this(setup, (ISampleSource)data) { }
+
+    /// <summary>A trainer reading its batches from <paramref name="data"/> in the seeded epoch order (<see cref="EpochOrder"/>), as rank 0 of 1.</summary>
+    public Trainer(TrainerSetup setup, ISampleSource data)
     {
+        if (data.Count <= 0) throw new ArgumentException("the data source has no samples");
         this.setup = setup;
         this.data = data;
         Devices.NativeTuning.KeepFreedMemory();
@@ -58,7 +62,7 @@ public sealed class Trainer : IDisposable
             Model.named_parameters().Select(p => new OptimizedParameter(p.name, p.parameter,
                 setup.Options.WeightDecayMode == WeightDecayMode.L2 || MaskedModel.Decays(p.name, p.parameter))).ToList(),
             setup.Options.Beta1, setup.Options.Beta2, setup.Options.WeightDecay, mode: setup.Options.WeightDecayMode);
-        order = new BatchOrder(data.Count, setup.Options.Batch, setup.Seed);
+        batches = new DataPartition(EpochOrder.For(data, setup.Seed), setup.Options.Batch);
         schedule = LrSchedule.From(setup.Options);
         Workers = ResolveWorkers(setup);
     }
@@ -104,7 +108,7 @@ public sealed class Trainer : IDisposable
         // a bounded number of batches ahead; the trainer thread moves tokens to the device and owns them.
         int slices = Workers;
         using var prefetch = new BatchPrefetcher<PreparedBatch[]>(
-            k => PreparedBatch.MakeSlices(data.Batch(order, k), k, setup.Augment, setup.Parts.Tokenizer, slices),
+            k => PreparedBatch.MakeSlices(batches.Read(data, k), k, setup.Augment, setup.Parts.Tokenizer, slices),
             Step * accumulate, Math.Max(1, setup.PrefetchDepth), dispose: Release);
         // The trainer thread's tensor-op threads, shared between the slice workers.
         using var workers = slices > 1 ? new SliceWorkers(slices, get_num_threads() / slices) : null;

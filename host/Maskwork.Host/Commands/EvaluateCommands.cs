@@ -29,9 +29,9 @@ public sealed class EvaluateCommands(Workspace workspace)
         var dataOptions = Workspace.DataOptions(args.Sets);
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit);
         var spec = (args.Data is { } d ? DataSpec.Parse(d) : job.DataSpec()) with { Options = Workspace.Merge(job.DataOptions, dataOptions) };
-        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
+        var data = await DataLoading.OpenAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
         if (model.Parts.ProbeLevel == ProbeLevel.Token) return ProbeTokens(run, job, model, data.Samples, spec, method, randomInit, device, precision, output);
-        var (train, test) = Split(data.Samples.Where(s => s.Label is not null).ToList());
+        var (train, test) = Split(data.Samples.Where(s => s.Label is not null).ToList()); // typed samples stay compact (uint8)
         if (train.Count == 0 || test.Count == 0)
             throw new CommandException($"{spec} has no labelled {(train.Count == 0 ? "train" : "test")} samples; a probe needs labels (sub-folder names for image-folder)");
 
@@ -111,11 +111,12 @@ public sealed class EvaluateCommands(Workspace workspace)
         var dataOptions = Workspace.DataOptions(args.Sets);
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit: false);
         var spec = DataSpec.Parse(args.Data) with { Options = Workspace.Merge(job.DataOptions, dataOptions) };
-        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
-        using var features = Progress.Run("embed", data.Samples.Count, "samples", p => Probe.Features(model.Parts, data.Samples, device, precision, progress: p.Counter()));
+        var data = await DataLoading.OpenAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
+        var samples = data.Samples;
+        using var features = Progress.Run("embed", samples.Count, "samples", p => Probe.Features(model.Parts, samples, device, precision, progress: p.Counter()));
         long dim = features.shape[1];
         var flat = features.contiguous().data<float>().ToArray();
-        var rows = data.Samples.Select((s, i) => new EmbeddingRow { Source = s.Source, Label = s.Label, Split = s.Split, Embedding = flat.AsSpan(i * (int)dim, (int)dim).ToArray() }).ToList();
+        var rows = samples.Select((s, i) => new EmbeddingRow { Source = s.Source, Label = s.Label, Split = s.Split, Embedding = flat.AsSpan(i * (int)dim, (int)dim).ToArray() }).ToList();
         string outPath = args.Out;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         await using (var fs = File.Create(outPath + ".tmp")) await ParquetSerializer.SerializeAsync(rows, fs, cancellationToken: ct);
@@ -133,12 +134,13 @@ public sealed class EvaluateCommands(Workspace workspace)
         var dataOptions = Workspace.DataOptions(args.Sets);
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit: false);
         var spec = (args.Data is { } d ? DataSpec.Parse(d) : job.DataSpec("test")) with { Options = Workspace.Merge(job.DataOptions, dataOptions) };
-        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct, limit: count);
-        if (data.Samples.Count == 0) throw new CommandException($"{spec} produced no samples");
+        var opened = await DataLoading.OpenAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct, limit: count);
+        var samples = opened.Source.Read(Enumerable.Range(0, (int)Math.Min(count, opened.Source.Count)).Select(i => (long)i).ToArray(), 0);
+        if (samples.Count == 0) throw new CommandException($"{spec} produced no samples");
         if (model.Parts.Renderer is null) throw new CommandException($"recipe {job.Recipe} has no reconstruction renderer");
         string outPath = args.Out;
-        TrainCommand.RenderReconstructions(model, 0, data.Samples, job.Seed, device, precision, outPath, count);
-        output.Result(new { run = run.Path, out_path = Path.GetFullPath(outPath), count = data.Samples.Count }, () => $"wrote {outPath}");
+        TrainCommand.RenderReconstructions(model, 0, samples, job.Seed, device, precision, outPath, count);
+        output.Result(new { run = run.Path, out_path = Path.GetFullPath(outPath), count = samples.Count }, () => $"wrote {outPath}");
         return 0;
     }
 }

@@ -78,13 +78,17 @@ public sealed class TrainCommand(Workspace workspace)
         try { parts = recipe.Build(job.ModelOptions(recipe), new BuildContext(device, spec)); }
         catch (ArgumentException e) { throw new CommandException($"recipe {recipe.Name}: {e.Message}"); }
 
-        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
-        if (data.Samples.Count == 0) throw new CommandException($"{spec} produced no usable samples ({data.Issues.Count} skipped)");
-        long skipped = data.Issues.Count;
-        foreach (var (file, reason) in data.Issues.Items) run.AppendLog($"skipped {file}: {reason}");
+        var data = await DataLoading.OpenAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
+        if (data.Source.Count == 0) throw new CommandException($"{spec} produced no usable samples ({data.Issues.Count} skipped)");
+        // A streamed source may skip rows later (a corrupt row group found when first read): they count here as they happen.
+        long Skipped() => data.Issues.SkippedSamples;
+        int logged = 0;
+        void LogSkips() { foreach (var (file, reason) in data.Issues.Items.Skip(logged)) { run.AppendLog($"skipped {file}: {reason}"); logged++; } }
+        LogSkips();
+        run.AppendLog($"data {spec}: {data.Source.Count} samples ({data.Source.GetType().Name})");
 
         Trainer made;
-        try { made = new Trainer(new TrainerSetup(recipe.Name, parts, job.Train, job.Seed, device, precision), new SampleSet(data.Samples)); }
+        try { made = new Trainer(new TrainerSetup(recipe.Name, parts, job.Train, job.Seed, device, precision), data.Source); }
         catch (ArgumentException e) { throw new UsageException(e.Message); } // option values the trainer refuses (train.workers)
         using var trainer = made;
         if (resume) LoadNewest(run, trainer);
@@ -108,7 +112,8 @@ public sealed class TrainCommand(Workspace workspace)
         run.WriteStatus(Status("running"));
         void Save(Trainer t)
         {
-            t.Save(run.StepCheckpoint(t.Step), skipped);
+            LogSkips();
+            t.Save(run.StepCheckpoint(t.Step), Skipped());
             File.Copy(run.StepCheckpoint(t.Step), run.LastCheckpoint + ".tmp", true);
             File.Move(run.LastCheckpoint + ".tmp", run.LastCheckpoint, true);
             metrics.SaveAsync().GetAwaiter().GetResult();
@@ -130,7 +135,7 @@ public sealed class TrainCommand(Workspace workspace)
                     metrics.Add(new MetricRow
                     {
                         Step = report.Step, Loss = report.Loss, Lr = report.Lr, SamplesPerS = report.SamplesPerSecond, GradNorm = report.GradNorm,
-                        NonFiniteSteps = trainer.NonFiniteSteps, SkippedSamples = skipped, ElapsedS = clock.Elapsed.TotalSeconds,
+                        NonFiniteSteps = trainer.NonFiniteSteps, SkippedSamples = Skipped(), ElapsedS = clock.Elapsed.TotalSeconds,
                     });
                     run.AppendProgress(new
                     {
@@ -145,6 +150,7 @@ public sealed class TrainCommand(Workspace workspace)
         catch (InvalidDataFileException e) { failure = $"bad input {e.File}: {e.Reason}"; }
 
         Save(trainer);
+        long skipped = Skipped();
         LossPlot.Save(run.LossPlot, metrics.Rows.Select(r => new LossPoint(r.Step, r.Loss, r.Lr)).ToList(),
             new LossPlotOptions { Title = $"{recipe.Name} on {job.Data}: loss and learning rate" });
         RenderReconstructions(trainer.Model, trainer.Step, data.Samples, job.Seed, device, precision, run.Reconstructions);

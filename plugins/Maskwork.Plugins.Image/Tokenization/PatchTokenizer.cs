@@ -41,9 +41,9 @@ public sealed class PatchTokenizer : ITokenizer, Maskwork.Backend.Data.IBackgrou
         for (int i = 0; i < batch.Count; i++)
         {
             var s = batch[i];
-            if (s.Values.Length != per || s.Shape.Length != 3 || s.Shape[0] != Channels || s.Shape[1] != Size || s.Shape[2] != Size)
+            if (s.ValueCount != per || s.Shape.Length != 3 || s.Shape[0] != Channels || s.Shape[1] != Size || s.Shape[2] != Size)
                 throw new InvalidDataFileException(s.Source, $"image of shape [{string.Join(',', s.Shape)}] where [{Channels},{Size},{Size}] was expected");
-            Array.Copy(s.Values, 0, data, i * per, per);
+            s.CopyValuesTo(data.AsSpan(i * per, per)); // typed (uint8) samples become float32 here
             if (s.Label is { } l) labels[i] = l; else labelled = false;
         }
         var x = tensor(data, [b, Channels, Size, Size]);
