@@ -60,6 +60,6 @@ public sealed class GuidedMasker(MaskRatio ratio, GuidedHide hide, double temper
             var top = s.topk((int)guided, dim: 1).indexes;
             priority = priority.scatter(1, top, full(top.shape, k[2.0], dtype: ScalarType.Float32, device: priority.device));
         }
-        return MaskBudget.FromScores(priority.neg(), visible);
+        return MaskBudget.FromScores(priority, visible);
     }
 }
