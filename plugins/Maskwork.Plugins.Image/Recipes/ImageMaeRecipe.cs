@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Masking;
@@ -16,24 +17,35 @@ public sealed record ImageMaeOptions : GridMaskerOptions
     public ImageMaeOptions() => MaskRatio = 0.6;
 
     /// <summary>Square input side; readers resize/crop to it.</summary>
+    [Description("square input side in pixels; readers resize and crop to it")]
     public int Size { get; init; } = 28;
     /// <summary>1 (grey) or 3 (RGB); readers convert to it.</summary>
+    [Description("1 (grey) or 3 (RGB); readers convert to it")]
     public int Channels { get; init; } = 1;
+    [Description("patch side in pixels: each patch is one token")]
     public int Patch { get; init; } = 7;
+    [Description("per-channel mean the tokenizer subtracts")]
     public float[] Mean { get; init; } = [0.2860f];
+    [Description("per-channel standard deviation the tokenizer divides by")]
     public float[] Std { get; init; } = [0.3530f];
+    [Description("encoder width (token embedding size)")]
     public int EncoderDim { get; init; } = 128;
+    [Description("encoder transformer blocks")]
     public int EncoderDepth { get; init; } = 6;
+    [Description("attention heads per encoder block")]
     public int EncoderHeads { get; init; } = 4;
+    [Description("decoder width")]
     public int DecoderDim { get; init; } = 64;
+    [Description("decoder transformer blocks")]
     public int DecoderDepth { get; init; } = 2;
+    [Description("attention heads per decoder block")]
     public int DecoderHeads { get; init; } = 4;
     /// <summary>Predict per-patch normalised pixels (MAE's norm-pix loss).</summary>
-    [System.ComponentModel.Description("predict per-patch normalised pixels (MAE's norm-pix loss)")]
+    [Description("predict per-patch normalised pixels (MAE's norm-pix loss)")]
     public bool NormPix { get; init; } = true;
 
     /// <summary>Hard Patches Mining: a head predicts each masked patch's loss; its scores on the full image guide <c>masker=guided</c>.</summary>
-    [System.ComponentModel.Description("Hard Patches Mining: also predict each patch's reconstruction loss, which guides masker=guided")]
+    [Description("Hard Patches Mining: also predict each patch's reconstruction loss, which guides masker=guided")]
     public bool PredictLoss { get; init; }
 }
 
