@@ -130,10 +130,10 @@ public class MaskerLibraryTests
     }
 
     /// <summary>Radially averaged power spectrum of many centred masks (torch.fft), in 4 bands from low to high frequency.</summary>
-    static float[] Bands(NoiseColor color)
+    static float[] Bands(NoiseColor color, int bank = 0)
     {
         var grid = new GridLayout([32, 32]);
-        var plan = new NoiseMasker(0.5, color).Plan(Batch(96, grid), Context());
+        var plan = new NoiseMasker(0.5, color) { BankSize = bank }.Plan(Batch(96, grid), Context());
         var m = Dense(plan, grid.Count).reshape(96, 32, 32);
         m = m - m.mean([1L, 2L], keepdim: true);
         var power = fft.fft2(m).abs().square().mean([0L]);
@@ -149,14 +149,16 @@ public class MaskerLibraryTests
         return bands;
     }
 
-    [Fact]
-    public void Noise_masks_have_the_spectrum_their_colour_names()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(64)]
+    public void Noise_masks_have_the_spectrum_their_colour_names(int bank)
     {
-        var white = Bands(NoiseColor.White);
-        var red = Bands(NoiseColor.Red);
-        var blue = Bands(NoiseColor.Blue);
-        var green = Bands(NoiseColor.Green);
-        var purple = Bands(NoiseColor.Purple);
+        var white = Bands(NoiseColor.White, bank);
+        var red = Bands(NoiseColor.Red, bank);
+        var blue = Bands(NoiseColor.Blue, bank);
+        var green = Bands(NoiseColor.Green, bank);
+        var purple = Bands(NoiseColor.Purple, bank);
         string Show(float[] b) => string.Join(" ", b.Select(v => v.ToString("F0")));
         string all = $"white {Show(white)} | red {Show(red)} | blue {Show(blue)} | green {Show(green)} | purple {Show(purple)}";
         Assert.True(red[0] > 2 * white[0] && red[3] < white[3], "red: above white at low frequencies; " + all);
@@ -227,7 +229,7 @@ public class MaskerLibraryTests
             Assert.False(string.IsNullOrWhiteSpace(d?.Description), $"{p.Name} has no description");
         }
         var names = OptionsJson.ToJson(new GridMaskerOptions()).Select(kv => kv.Key).ToArray();
-        Assert.Equal(["masker", "mask_ratio", "mask_ratio_end", "mask_schedule", "block_aspect", "block_tokens", "noise", "guided_hide",
+        Assert.Equal(["masker", "mask_ratio", "mask_ratio_end", "mask_schedule", "block_aspect", "block_tokens", "noise", "noise_bank", "guided_hide",
             "guided_temperature", "guided_fraction", "guided_fraction_end", "decoder_masker", "decoder_mask_ratio"], names);
     }
 }

@@ -46,6 +46,9 @@ public record GridMaskerOptions
     [Description("noise masker colour: white | red (low-pass) | blue (high-pass) | green (band-pass) | purple (band-stop)")]
     public string Noise { get; init; } = "green";
 
+    [Description("noise masker: pre-generated patterns cropped and flipped per sample (ColorMAE; measured cheaper, bench masker-noise); 0 = a fresh field per sample")]
+    public int NoiseBank { get; init; } = 256;
+
     [Description("guided masker: hide the hardest (highest-scored) or easiest tokens")]
     public string GuidedHide { get; init; } = "hardest";
 
@@ -78,7 +81,7 @@ public record GridMaskerOptions
             "random" => new RandomMasker(ratio),
             "block" => new BlockMasker(MaskRatio) { Schedule = ratio, Aspect = BlockAspect is > 0 and <= 1 ? BlockAspect : throw new ArgumentException($"model.block_aspect is {BlockAspect}: use a value in (0, 1]"), CubeSide = BlockTokens >= 0 ? BlockTokens : throw new ArgumentException("model.block_tokens must be ≥ 0") },
             "tube" => new TubeMasker(new RandomMasker(ratio)),
-            "noise" => new NoiseMasker(ratio, Parse<NoiseColor>("noise", Noise, Colors)),
+            "noise" => new NoiseMasker(ratio, Parse<NoiseColor>("noise", Noise, Colors)) { BankSize = NoiseBank >= 0 ? NoiseBank : throw new ArgumentException("model.noise_bank must be ≥ 0") },
             "guided" => new GuidedMasker(ratio, Parse<GuidedHide>("guided_hide", GuidedHide, GuidedHides), GuidedTemperature >= 0 ? GuidedTemperature : throw new ArgumentException("model.guided_temperature must be ≥ 0"))
             {
                 Fraction = new MaskRatio(GuidedFraction, GuidedFractionEnd, GuidedFractionEnd is null ? Masking.MaskSchedule.Constant : Masking.MaskSchedule.Linear),

@@ -31,8 +31,9 @@ public enum NoiseColor
 /// exact counts, patterns whose spectrum the colour names.
 /// <para>
 /// With <see cref="BankSize"/> &gt; 0 it instead filters that many patterns once (ColorMAE's pre-generated
-/// bank) and gives every sample a random pattern, offset and flips; per-sample generation is the default:
-/// measured cheaper here (bench <c>masker-noise</c>), and its patterns never repeat.
+/// bank) and gives every sample a random pattern, offset and flips: measured 7.5× cheaper on a 7×7 grid and
+/// 29× on 14×14 at batch 128 (bench <c>masker-noise</c>), so the shared options default to a 256-pattern bank;
+/// per-sample fields never repeat.
 /// </para>
 /// </summary>
 public sealed class NoiseMasker(MaskRatio ratio, NoiseColor color) : IMasker
