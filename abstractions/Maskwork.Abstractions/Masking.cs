@@ -8,7 +8,10 @@ namespace Maskwork.Abstractions;
 /// </summary>
 public sealed record MaskPlan(Tensor Visible, Tensor Masked)
 {
-    /// <summary>Optional subset of masked tokens the decoder must reconstruct [B,Nd] (VideoMAE V2 dual masking); null = all masked.</summary>
+    /// <summary>
+    /// Optional decoder mask [B,Nd] (VideoMAE V2 dual masking): the tokens the decoder keeps, the same count
+    /// per sample; the loss counts the tokens the encoder masked and the decoder kept. Null = every masked token.
+    /// </summary>
     public Tensor? DecoderTargets { get; init; }
 
     /// <summary>Visible tokens per sample.</summary>
@@ -31,8 +34,14 @@ public sealed record MaskPlan(Tensor Visible, Tensor Masked)
 /// </summary>
 public sealed record MaskContext(long Step, Generator Generator)
 {
-    /// <summary>Optional per-token guidance [B,N], e.g. a saliency map.</summary>
+    /// <summary>Optional per-token guidance [B,N], e.g. a saliency map or a predicted loss (higher = harder).</summary>
     public Tensor? Guidance { get; init; }
+
+    /// <summary>The run's seed: with <see cref="Step"/> and <see cref="TokenBatch.SampleKeys"/> it decides each sample's mask.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>Steps the run spans (mask-ratio schedules run over them); 0 when unknown (schedules stay at their start).</summary>
+    public long TotalSteps { get; init; }
 }
 
 /// <summary>Chooses visible and masked tokens.</summary>

@@ -99,6 +99,9 @@ public sealed record ModelParts(ITokenizer Tokenizer, IMasker Masker, IEncoder E
     /// <summary>Optional renderer of reconstruction pictures.</summary>
     public IReconstructionRenderer? Renderer { get; init; }
 
+    /// <summary>Optional renderer of mask pictures (<c>maskwork masks</c>) for layouts the backend cannot draw (LiDAR sectors, graphs); grids of rank 2 and 3 need none.</summary>
+    public IMaskRenderer? MaskRenderer { get; init; }
+
     /// <summary>Whether a probe classifies whole samples (pooled tokens) or single tokens (graph nodes).</summary>
     public ProbeLevel ProbeLevel { get; init; } = ProbeLevel.Sample;
 
@@ -127,6 +130,13 @@ public interface IReconstructionRenderer
 {
     /// <summary>Returns an RGB8 image (height, width, pixels) for the batch.</summary>
     (int Height, int Width, byte[] Rgb) Render(TokenBatch tokens, MaskPlan plan, Tensor reconstruction, ITokenizer tokenizer);
+}
+
+/// <summary>Draws what a masker hides on real samples, to an RGB picture.</summary>
+public interface IMaskRenderer
+{
+    /// <summary>Returns an RGB8 image (height, width, pixels) of the batch's samples and their masks.</summary>
+    (int Height, int Width, byte[] Rgb) Render(TokenBatch tokens, MaskPlan plan, ITokenizer tokenizer);
 }
 
 /// <summary>Everything a recipe needs when it builds its parts.</summary>

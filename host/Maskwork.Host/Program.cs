@@ -86,6 +86,18 @@ cli.Verb("reconstruct", "Draw inputs, what the encoder saw and its reconstructio
         new ReconstructArgs(p.GetValue(run)!, p.GetValue(outFile)!, p.GetValue(data), p.GetValue(count), p.GetValue(sets)), ctx.Output, ct);
 });
 
+cli.Verb("masks", "Draw what a recipe's masker hides on real samples (frames for time grids, slices for volumes).", v =>
+{
+    var recipe = v.Option("--recipe", "the recipe whose masker to draw (see `maskwork recipes`)", "image/mae", "R");
+    var data = v.Optional<string>("--data", $"the data: {DataHelp} (default: the recipe's test split)", "SPEC");
+    var count = v.Option("--count", "how many samples", 8, "K");
+    var step = v.Option("--step", "the training step to draw the masks of (mask-ratio schedules)", 0L, "N");
+    var outFile = v.Required<string>("--out", "the PNG to write", "FILE.png");
+    var sets = v.Repeated("--set", "override an option: model.<name> (model.masker=noise, model.noise=green), data.<name>, train.steps, seed", "k=v");
+    VerbBuilder.AtLeast(count, 1);
+    return (p, ctx, ct) => ctx.Get<MasksCommand>().RunAsync(new MasksArgs(p.GetValue(recipe)!, p.GetValue(outFile)!, p.GetValue(data), p.GetValue(count), p.GetValue(sets), p.GetValue(step)), ctx.Output, ct);
+});
+
 cli.Verb("ingest", "Turn raw files into a Parquet dataset folder, read later with --data parquet:DIR.", v =>
 {
     var reader = v.Required<string>("--reader", "the reader of the raw files (see `maskwork plugins`), e.g. image-folder", "NAME");

@@ -1,5 +1,5 @@
 using Maskwork.Abstractions;
-using Maskwork.Plugins.Image.Tokenization;
+using Maskwork.Backend.Tokenization;
 using static TorchSharp.torch;
 
 namespace Maskwork.Plugins.Image.Tests;
@@ -20,7 +20,7 @@ public class TokenizerTests
     [InlineData(3, 12, 12)]
     public void Detokenize_inverts_tokenize(int channels, int size, int patch)
     {
-        var tokenizer = new PatchTokenizer(patch, channels, size, channels == 1 ? [0.2f] : [0.2f, 0.3f, 0.4f], [0.5f]);
+        var tokenizer = GridTokenizer.Image(patch, channels, size, channels == 1 ? [0.2f] : [0.2f, 0.3f, 0.4f], [0.5f]);
         var samples = Images(3, channels, size, 1);
         var batch = tokenizer.Tokenize(samples, CPU);
         Assert.Equal(new long[] { 3, (size / patch) * (size / patch), patch * patch * channels }, batch.Tokens.shape);
@@ -35,7 +35,7 @@ public class TokenizerTests
     public void Patches_follow_mae_order_row_major_with_channels_last()
     {
         // A 1×4×4 image with values 0..15 and patch 2: the first token is the top-left 2×2 block.
-        var tokenizer = new PatchTokenizer(2, 1, 4, [0f], [1f]);
+        var tokenizer = GridTokenizer.Image(2, 1, 4, [0f], [1f]);
         var sample = new Sample(Enumerable.Range(0, 16).Select(v => (float)v).ToArray(), [1, 4, 4], null, "x");
         var tokens = tokenizer.Tokenize([sample], CPU).Tokens;
         Assert.Equal(new float[] { 0, 1, 4, 5 }, tokens[0, 0].data<float>().ToArray());
@@ -46,7 +46,7 @@ public class TokenizerTests
     [Fact]
     public void Wrong_shape_names_the_sample()
     {
-        var tokenizer = new PatchTokenizer(7, 1, 28, [0f], [1f]);
+        var tokenizer = GridTokenizer.Image(7, 1, 28, [0f], [1f]);
         var bad = new Sample(new float[3 * 28 * 28], [3, 28, 28], null, "file.png");
         var e = Assert.Throws<InvalidDataFileException>(() => tokenizer.Tokenize([bad], CPU));
         Assert.Equal("file.png", e.File);
@@ -55,6 +55,6 @@ public class TokenizerTests
     [Fact]
     public void Patch_must_divide_size()
     {
-        Assert.Throws<ArgumentException>(() => new PatchTokenizer(5, 1, 28, [0f], [1f]));
+        Assert.Throws<ArgumentException>(() => GridTokenizer.Image(5, 1, 28, [0f], [1f]));
     }
 }

@@ -12,6 +12,9 @@ public static class MaskBudget
         return Math.Max(1, (int)(tokens * (1 - ratio)));
     }
 
+    /// <summary>The visible count at the context's step for a scheduled ratio.</summary>
+    public static int Visible(long tokens, MaskRatio ratio, MaskContext context) => Visible(tokens, ratio.At(context.Step, context.TotalSteps));
+
     /// <summary>Splits a per-token score [B,N] into plan: the lowest <paramref name="visible"/> scores stay visible.</summary>
     public static MaskPlan FromScores(Tensor scores, int visible)
     {
@@ -21,15 +24,24 @@ public static class MaskBudget
     }
 }
 
-/// <summary>MAE's random masking: argsort of uniform noise, exactly the same count in every sample. Works on any layout.</summary>
-public sealed class RandomMasker(double ratio) : IMasker
+/// <summary>MAE's random masking: argsort of per-sample uniform noise, exactly the same count in every sample. Works on any layout.</summary>
+public sealed class RandomMasker : IMasker
 {
-    public double Ratio { get; } = ratio;
+    public RandomMasker(double ratio) : this(new MaskRatio(ratio)) { }
+
+    /// <summary>Random masking whose ratio follows a schedule over the run.</summary>
+    public RandomMasker(MaskRatio schedule) => Schedule = schedule;
+
+    /// <summary>The ratio at step 0.</summary>
+    public double Ratio => Schedule.Start;
+
+    /// <summary>The ratio over the run.</summary>
+    public MaskRatio Schedule { get; }
 
     public MaskPlan Plan(TokenBatch tokens, MaskContext context)
     {
-        long b = tokens.BatchSize, n = tokens.TokenCount;
-        var noise = rand(b, n, generator: context.Generator).to(tokens.Tokens.device);
-        return MaskBudget.FromScores(noise, MaskBudget.Visible(n, Ratio));
+        long n = tokens.TokenCount;
+        var noise = MaskRandom.For(tokens, context).Uniform(0, n);
+        return MaskBudget.FromScores(noise, MaskBudget.Visible(n, Schedule, context));
     }
 }

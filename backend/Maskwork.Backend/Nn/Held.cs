@@ -39,6 +39,14 @@ public sealed class HeldScalars : IDisposable
         }
     }
 
+    /// <summary>An integer Scalar (integer tensors stay integer; a double Scalar would promote them to float).</summary>
+    public Scalar Int(long value)
+    {
+        var scalar = value.ToScalar();
+        made.Add(scalar);
+        return scalar;
+    }
+
     public void Dispose()
     {
         foreach (var scalar in made) scalar.Dispose();

@@ -40,3 +40,25 @@ public static class PositionalEmbedding
         _ => throw new NotSupportedException($"no fixed positional table for {layout}; use a learned position MLP"),
     };
 }
+
+/// <summary>
+/// Learned positional embeddings sized from a layout: a [1, N, dim] parameter, initialised from the layout's
+/// sin-cos table (so training starts where the fixed table is). Its name holds "pos", so it is not weight-decayed.
+/// </summary>
+public sealed class LearnedPositions : TorchSharp.torch.nn.Module<Tensor, Tensor>
+{
+    readonly TorchSharp.Modules.Parameter pos_embed;
+
+    public LearnedPositions(TokenLayout layout, int dim) : base(nameof(LearnedPositions))
+    {
+        Layout = layout;
+        pos_embed = TorchSharp.torch.nn.Parameter(PositionalEmbedding.For(layout, dim).unsqueeze(0));
+        RegisterComponents();
+    }
+
+    /// <summary>The layout the table was sized for.</summary>
+    public TokenLayout Layout { get; }
+
+    /// <summary>Adds the positions to tokens [B, N, dim].</summary>
+    public override Tensor forward(Tensor tokens) => tokens.add(pos_embed.to_type(tokens.dtype), Held.One);
+}

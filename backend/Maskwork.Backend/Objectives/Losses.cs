@@ -24,4 +24,33 @@ public static class Losses
         var t = TokenOps.Gather(target, masked);
         return (p - t).square().mean();
     }
+
+    /// <summary>
+    /// VideoMAE V2's loss under a decoder mask: per-token errors [B,Nm] of the <paramref name="masked"/> tokens
+    /// count only where the token is also in <paramref name="kept"/> [B,Nd]; each sample's mean over those,
+    /// then the mean over samples (samples weigh the same, so slices of a batch still sum).
+    /// </summary>
+    public static Tensor DecoderKeptMean(Tensor perToken, Tensor masked, Tensor kept, long tokens)
+    {
+        var inKept = zeros(kept.shape[0], tokens, dtype: perToken.dtype, device: perToken.device)
+            .scatter(1, kept, ones(kept.shape, dtype: perToken.dtype, device: perToken.device));
+        var w = inKept.gather(1, masked);
+        var count = w.sum(1).clamp_min(Held.One);
+        return perToken.mul(w).sum(1).div(count).mean();
+    }
+
+    /// <summary>
+    /// Hard Patches Mining's relative loss: for every pair (i, j) of a sample's tokens whose real losses differ,
+    /// binary cross-entropy that sigmoid(p_j − p_i) says l_j &gt; l_i; each sample's mean over its pairs, then the
+    /// mean over samples. Teaches the order of the losses, not their scale.
+    /// </summary>
+    public static Tensor RelativeOrder(Tensor predicted, Tensor real)
+    {
+        var d = predicted.unsqueeze(1) - predicted.unsqueeze(2); // [B,i,j] = p_j - p_i
+        var greater = real.unsqueeze(1).gt(real.unsqueeze(2)).to_type(predicted.dtype);
+        var less = real.unsqueeze(1).lt(real.unsqueeze(2)).to_type(predicted.dtype);
+        var bce = greater.mul(nn.functional.softplus(d.neg())).Plus(less.mul(nn.functional.softplus(d)));
+        var pairs = greater.Plus(less).sum([1L, 2L]).clamp_min(Held.One);
+        return bce.sum([1L, 2L]).div(pairs).mean();
+    }
 }

@@ -1,4 +1,5 @@
 using Maskwork.Abstractions;
+using Maskwork.Backend.Masking;
 using Maskwork.Backend.Nn;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
@@ -9,35 +10,59 @@ namespace Maskwork.Backend.Objectives;
 /// <summary>
 /// MAE's decoder and loss: project the visible latents, add a learned [MASK] token at every masked
 /// position, run a light transformer, predict every token and score the masked ones with
-/// <see cref="Losses.MaskedMse"/> against (optionally per-token normalised) targets.
+/// <see cref="Losses.MaskedMse"/> against (optionally per-token normalised) targets. With a decoder mask
+/// (<see cref="MaskPlan.DecoderTargets"/>, VideoMAE V2) only tokens the encoder masked and the decoder kept
+/// count. With <c>predictLoss</c> (Hard Patches Mining) a head on the decoder also predicts each masked
+/// token's loss, trained on the order of the real losses (HPM's relative loss); run on the full input, it
+/// guides the masker (<see cref="IMaskGuide"/>).
 /// </summary>
-public sealed class MaeObjective : nn.Module, IObjective
+public sealed class MaeObjective : nn.Module, IObjective, IMaskGuide
 {
     readonly Dense decoderEmbed, predict;
+    readonly Dense? lossHead;
     readonly Parameter maskToken;
     readonly Transformer decoder;
     readonly PositionTable positions;
     readonly bool normPix;
 
-    public MaeObjective(int encoderDim, int tokenDim, TransformerShape decoderShape, bool normPix) : base(nameof(MaeObjective))
+    public MaeObjective(int encoderDim, int tokenDim, TransformerShape decoderShape, bool normPix)
+        : this(encoderDim, tokenDim, decoderShape, normPix, predictLoss: false) { }
+
+    /// <summary>MAE's objective, with HPM's loss-prediction head when <paramref name="predictLoss"/>.</summary>
+    public MaeObjective(int encoderDim, int tokenDim, TransformerShape decoderShape, bool normPix, bool predictLoss) : base(nameof(MaeObjective))
     {
         decoderEmbed = new Dense(encoderDim, decoderShape.Dim);
         maskToken = nn.Parameter(zeros(1, 1, decoderShape.Dim));
         nn.init.normal_(maskToken, 0, 0.02);
         decoder = new Transformer(decoderShape.Dim, decoderShape.Depth, decoderShape.Heads, decoderShape.MlpRatio);
         predict = new Dense(decoderShape.Dim, tokenDim);
+        if (predictLoss) lossHead = new Dense(decoderShape.Dim, 1);
         positions = new PositionTable(decoderShape.Dim);
         this.normPix = normPix;
         RegisterComponents();
     }
 
-    public ObjectiveResult Compute(TokenBatch tokens, MaskPlan plan, Encoded encoded)
+    /// <summary>Whether the objective predicts per-token losses (HPM).</summary>
+    public bool PredictsLoss => lossHead is not null;
+
+    /// <summary>Decoder features [B,N,Dd] for the visible latents with [MASK] at the masked positions.</summary>
+    Tensor Decode(TokenBatch tokens, MaskPlan plan, Encoded encoded)
     {
         var visible = decoderEmbed.forward(encoded.Latent);
-        var masks = maskToken.to_type(visible.dtype).expand(visible.shape[0], plan.MaskedCount, visible.shape[2]);
-        var x = TokenOps.Unshuffle(visible, masks, plan.Visible, plan.Masked);
+        var x = visible;
+        if (plan.MaskedCount > 0)
+        {
+            var masks = maskToken.to_type(visible.dtype).expand(visible.shape[0], plan.MaskedCount, visible.shape[2]);
+            x = TokenOps.Unshuffle(visible, masks, plan.Visible, plan.Masked);
+        }
         x = x.Plus(positions.For(tokens.Layout, x.device));
-        var prediction = predict.forward(decoder.forward(x)).to_type(ScalarType.Float32);
+        return decoder.forward(x);
+    }
+
+    public ObjectiveResult Compute(TokenBatch tokens, MaskPlan plan, Encoded encoded)
+    {
+        var features = Decode(tokens, plan, encoded);
+        var prediction = predict.forward(features).to_type(ScalarType.Float32);
 
         var target = tokens.Tokens;
         Tensor reconstruction = prediction;
@@ -47,7 +72,27 @@ public sealed class MaeObjective : nn.Module, IObjective
             target = (target - mean) / std;
             reconstruction = (prediction * std).Plus(mean);
         }
-        var loss = Losses.MaskedMse(prediction, target, plan.Masked);
+        Tensor loss;
+        if (plan.DecoderTargets is null && lossHead is null) loss = Losses.MaskedMse(prediction, target, plan.Masked);
+        else
+        {
+            var perToken = TokenOps.Gather(prediction - target, plan.Masked).square().mean([-1L]); // [B,Nm]
+            loss = plan.DecoderTargets is { } kept ? Losses.DecoderKeptMean(perToken, plan.Masked, kept, tokens.TokenCount) : perToken.mean();
+            if (lossHead is not null)
+            {
+                var predicted = TokenOps.Gather(lossHead.forward(features), plan.Masked).squeeze(-1).to_type(ScalarType.Float32);
+                loss = loss.Plus(Losses.RelativeOrder(predicted, perToken.detach()));
+            }
+        }
         return new ObjectiveResult(loss) { Reconstruction = reconstruction.detach() };
+    }
+
+    /// <summary>HPM: the predicted loss of every token of the full (unmasked) input; null without the head.</summary>
+    public Tensor? Guidance(TokenBatch tokens, IEncoder encoder)
+    {
+        if (lossHead is null) return null;
+        var none = MaskPlan.None(tokens.BatchSize, tokens.TokenCount, tokens.Tokens.device);
+        var features = Decode(tokens, none, encoder.Encode(tokens, none));
+        return lossHead.forward(features).squeeze(-1).to_type(ScalarType.Float32);
     }
 }

@@ -24,6 +24,21 @@ public sealed class MaskedModel : nn.Module
     public static bool Decays(string name, Tensor value) =>
         value.dim() >= 2 && !name.Contains("token", StringComparison.OrdinalIgnoreCase) && !name.Contains("pos", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Plans the batch's mask: when the objective guides masking (<see cref="Masking.IMaskGuide"/>, e.g. HPM's loss
+    /// predictor) and the context has no guidance yet, its scores on the full input, without gradients, become
+    /// <see cref="MaskContext.Guidance"/>.
+    /// </summary>
+    public MaskPlan Plan(TokenBatch tokens, MaskContext context)
+    {
+        if (context.Guidance is null && Parts.Objective is Masking.IMaskGuide guide)
+        {
+            using var _ = no_grad();
+            if (guide.Guidance(tokens, Parts.Encoder) is { } scores) context = context with { Guidance = scores.detach() };
+        }
+        return Parts.Masker.Plan(tokens, context);
+    }
+
     public ObjectiveResult Forward(TokenBatch tokens, MaskPlan plan) =>
         Parts.Objective.Compute(tokens, plan, Parts.Encoder.Encode(tokens, plan));
 }

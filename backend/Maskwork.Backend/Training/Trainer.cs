@@ -155,14 +155,16 @@ public sealed class Trainer : IDisposable
     /// Tokens to device, mask plan, forward, loss × <paramref name="weight"/>, and backward unless the
     /// loss is not finite, on the calling thread. Gradients accumulate into the parameters' .grad.
     /// </summary>
-    SliceResult RunSlice(PreparedBatch slice, Generator masks, long seed, double weight)
+    SliceResult RunSlice(PreparedBatch slice, Generator masks, long seed, double weight, long firstPosition)
     {
         long t0 = Stopwatch.GetTimestamp();
         using var scope = NewDisposeScope();
         using var precision = Devices.Precision.Use(setup.Precision);
         masks.manual_seed(seed);
         var tokens = DeviceTokens(slice);
-        var plan = setup.Parts.Masker.Plan(tokens, new MaskContext(Step, masks));
+        // Masks are keyed per sample (seed, step, global index; position in the step's batch where unknown), never by slice.
+        if (tokens.SampleKeys is null) tokens = tokens with { SampleKeys = Masking.MaskRandom.KeysOf(slice.Samples, firstPosition).to(tokens.Tokens.device) };
+        var plan = Model.Plan(tokens, new MaskContext(Step, masks) { Seed = setup.Seed, TotalSteps = setup.Options.Steps });
         long t1 = Stopwatch.GetTimestamp();
         var loss = Model.Forward(tokens, plan).Loss;
         if (weight != 1)
@@ -199,14 +201,16 @@ public sealed class Trainer : IDisposable
                 manual_seed(mix ^ 0x3c3c3c); // forward-pass randomness (dropout); recipes that use it run one slice
                 SliceResult[] results;
                 if (slices.Length == 1)
-                    results = [RunSlice(slices[0], generator, mix, 1.0 / accumulate)];
+                    results = [RunSlice(slices[0], generator, mix, 1.0 / accumulate, (long)micro * setup.Options.Batch)];
                 else
                 {
                     // Slice i weighs its share of the samples, so the weighted losses sum to the batch's
                     // loss. Each slice masks with its own generator: the draws do not depend on timing.
                     results = new SliceResult[slices.Length];
+                    var first = new long[slices.Length];
+                    for (int i = 1; i < slices.Length; i++) first[i] = first[i - 1] + slices[i - 1].Samples.Count;
                     workers!.Run(slices.Length, i => results[i] = RunSlice(slices[i], sliceGenerators[i],
-                        Mix(mix, i, 1), (double)slices[i].Samples.Count / count / accumulate));
+                        Mix(mix, i, 1), (double)slices[i].Samples.Count / count / accumulate, (long)micro * setup.Options.Batch + first[i]));
                 }
                 dataS += results.Max(r => r.Data);
                 forwardS += results.Max(r => r.Forward);

@@ -208,7 +208,7 @@ public sealed class TrainCommand(Workspace workspace)
         model.eval();
         using var generator = new Generator((ulong)seed);
         var tokens = parts.Tokenizer.Tokenize(samples.Take(count).ToList(), device);
-        var plan = parts.Masker.Plan(tokens, new MaskContext(step, generator));
+        var plan = model.Plan(tokens, new MaskContext(step, generator) { Seed = seed }); // through the model: a guided masker gets its guidance
         var result = model.Forward(tokens, plan);
         if (training) model.train();
         if (result.Reconstruction is null) return;

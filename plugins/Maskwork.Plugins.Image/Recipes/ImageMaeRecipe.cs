@@ -4,13 +4,18 @@ using Maskwork.Abstractions;
 using Maskwork.Backend.Masking;
 using Maskwork.Backend.Nn;
 using Maskwork.Backend.Objectives;
-using Maskwork.Plugins.Image.Tokenization;
+using Maskwork.Backend.Tokenization;
 
 namespace Maskwork.Plugins.Image.Recipes;
 
-/// <summary>Model options of the image MAE recipes (JSON: snake_case, e.g. <c>--set model.mask_ratio=0.75</c>).</summary>
-public sealed record ImageMaeOptions
+/// <summary>
+/// Model options of the image MAE recipes (JSON: snake_case, e.g. <c>--set model.mask_ratio=0.75</c>); the
+/// masker options are the backend's shared grid set (<c>model.masker</c>, <c>model.noise</c>, …).
+/// </summary>
+public sealed record ImageMaeOptions : GridMaskerOptions
 {
+    public ImageMaeOptions() => MaskRatio = 0.6;
+
     /// <summary>Square input side; readers resize/crop to it.</summary>
     [Description("square input side in pixels; readers resize and crop to it")]
     public int Size { get; init; } = 28;
@@ -35,11 +40,13 @@ public sealed record ImageMaeOptions
     public int DecoderDepth { get; init; } = 2;
     [Description("attention heads per decoder block")]
     public int DecoderHeads { get; init; } = 4;
-    [Description("share of the patches hidden from the encoder")]
-    public double MaskRatio { get; init; } = 0.6;
     /// <summary>Predict per-patch normalised pixels (MAE's norm-pix loss).</summary>
     [Description("predict per-patch normalised pixels (MAE's norm-pix loss)")]
     public bool NormPix { get; init; } = true;
+
+    /// <summary>Hard Patches Mining: a head predicts each masked patch's loss; its scores on the full image guide <c>masker=guided</c>.</summary>
+    [Description("Hard Patches Mining: also predict each patch's reconstruction loss, which guides masker=guided")]
+    public bool PredictLoss { get; init; }
 }
 
 /// <summary>
@@ -48,13 +55,17 @@ public sealed record ImageMaeOptions
 /// 0.75 in the same budget) on 7×7 patches (16 tokens for 28×28), 2,000 steps of 128: about three
 /// minutes on two cores, linear probe ≈ 0.83 vs ≈ 0.74 for the same encoder at random init.
 /// </summary>
-public sealed class ImageMaeRecipe(string name, string description, bool block) : IRecipe
+public sealed class ImageMaeRecipe(string name, string description, ImageMaeOptions defaults) : IRecipe
 {
+    /// <summary>A recipe with the default options, random or block masking.</summary>
+    public ImageMaeRecipe(string name, string description, bool block)
+        : this(name, description, block ? new ImageMaeOptions { Masker = "block" } : new ImageMaeOptions()) { }
+
     public string Name { get; } = name;
     public string Description { get; } = description;
     public string DefaultData => "fashion-mnist";
     public Type OptionsType => typeof(ImageMaeOptions);
-    public object DefaultOptions { get; } = new ImageMaeOptions();
+    public object DefaultOptions { get; } = defaults;
 
     public TrainOptions Training { get; } = new()
     {
@@ -75,10 +86,12 @@ public sealed class ImageMaeRecipe(string name, string description, bool block) 
     public ModelParts Build(object options, BuildContext context)
     {
         var o = (ImageMaeOptions)options;
-        var tokenizer = new PatchTokenizer(o.Patch, o.Channels, o.Size, o.Mean, o.Std);
-        IMasker masker = block ? new BlockMasker(o.MaskRatio) : new RandomMasker(o.MaskRatio);
+        var tokenizer = GridTokenizer.Image(o.Patch, o.Channels, o.Size, o.Mean, o.Std);
+        var masker = o.Build();
+        if (o.Masker == "guided" && !o.PredictLoss)
+            throw new ArgumentException("model.masker=guided needs a per-patch score: set model.predict_loss=true (Hard Patches Mining, as image/hpm does)");
         var encoder = new VitEncoder(tokenizer.TokenDim, new TransformerShape(o.EncoderDim, o.EncoderDepth, o.EncoderHeads));
-        var objective = new MaeObjective(o.EncoderDim, tokenizer.TokenDim, new TransformerShape(o.DecoderDim, o.DecoderDepth, o.DecoderHeads), o.NormPix);
+        var objective = new MaeObjective(o.EncoderDim, tokenizer.TokenDim, new TransformerShape(o.DecoderDim, o.DecoderDepth, o.DecoderHeads), o.NormPix, o.PredictLoss);
         // Patches are masked with the same count per image and the loss is their mean: slices of a batch may train on parallel workers.
         return new ModelParts(tokenizer, masker, encoder, objective) { Renderer = new ImageRenderer(), IndependentSamples = true };
     }

@@ -1,7 +1,7 @@
 using Maskwork.Abstractions;
 using Company.Signals.Readers;
 using Company.Signals.Recipes;
-using Company.Signals.Tokenization;
+using Maskwork.Backend.Tokenization;
 using static TorchSharp.torch;
 
 namespace Company.Signals.Tests;
@@ -24,12 +24,12 @@ public sealed class SignalsTests
     [Fact]
     public void Detokenize_inverts_Tokenize()
     {
-        var tokenizer = new PatchTokenizer1D(patch: 4, channels: 2, length: 16, mean: [0.5f, 0.1f], std: [2f, 0.5f]);
+        var tokenizer = new GridTokenizer([16], [4], 2, [0.5f, 0.1f], [2f, 0.5f]);
         var batch = Enumerable.Range(0, 3).Select(i => Window(2, 16, i)).ToList();
         using var scope = NewDisposeScope();
         var tokens = tokenizer.Tokenize(batch, CPU);
         Assert.Equal([3L, 4L, 8L], tokens.Tokens.shape);
-        Assert.Equal(new SequenceLayout(4), tokens.Layout);
+        Assert.Equal(new GridLayout([4]), tokens.Layout);
         var back = tokenizer.Detokenize(tokens.Tokens, tokens);
         var expected = tensor(batch.SelectMany(s => s.Values).ToArray(), [3, 2, 16]);
         Assert.True(back.allclose(expected, rtol: 1e-5, atol: 1e-6));
@@ -38,7 +38,7 @@ public sealed class SignalsTests
     [Fact]
     public void A_token_holds_consecutive_steps_of_every_channel()
     {
-        var tokenizer = new PatchTokenizer1D(patch: 2, channels: 2, length: 4, mean: [0f], std: [1f]);
+        var tokenizer = new GridTokenizer([4], [2], 2, [0f], [1f]);
         var sample = new Sample([0, 1, 2, 3, 10, 11, 12, 13], [2, 4], null, "s");
         using var scope = NewDisposeScope();
         var tokens = tokenizer.Tokenize([sample], CPU).Tokens;
@@ -48,7 +48,7 @@ public sealed class SignalsTests
     [Fact]
     public void Tokenize_names_the_sample_of_a_wrong_shape()
     {
-        var tokenizer = new PatchTokenizer1D(patch: 4, channels: 1, length: 16, mean: [0f], std: [1f]);
+        var tokenizer = new GridTokenizer([16], [4], 1, [0f], [1f]);
         var e = Assert.Throws<InvalidDataFileException>(() => tokenizer.Tokenize([Window(1, 12, 7)], CPU));
         Assert.Equal("test#7", e.File);
     }

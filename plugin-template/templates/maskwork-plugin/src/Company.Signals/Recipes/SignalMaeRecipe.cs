@@ -2,9 +2,9 @@ using System.ComponentModel;
 using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Masking;
+using Maskwork.Backend.Tokenization;
 using Maskwork.Backend.Nn;
 using Maskwork.Backend.Objectives;
-using Company.Signals.Tokenization;
 
 namespace Company.Signals.Recipes;
 
@@ -84,7 +84,8 @@ public sealed class SignalMaeRecipe(string name) : IRecipe
     public ModelParts Build(object options, BuildContext context)
     {
         var o = (SignalMaeOptions)options;
-        var tokenizer = new PatchTokenizer1D(o.Patch, o.Channels, o.Length, o.Mean, o.Std);
+        // The backend's grid tokenizer: a series [C, L] is a rank-1 grid of L/p patches.
+        var tokenizer = new GridTokenizer([o.Length], [o.Patch], o.Channels, o.Mean, o.Std);
         var masker = new RandomMasker(o.MaskRatio);
         var encoder = new VitEncoder(tokenizer.TokenDim, new TransformerShape(o.EncoderDim, o.EncoderDepth, o.EncoderHeads));
         var objective = new MaeObjective(o.EncoderDim, tokenizer.TokenDim, new TransformerShape(o.DecoderDim, o.DecoderDepth, o.DecoderHeads), o.NormPix);
