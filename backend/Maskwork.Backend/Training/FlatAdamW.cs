@@ -30,6 +30,10 @@ public sealed class FlatAdamW : IDisposable
     readonly (long Offset, long Length, bool Decay, double LrScale)[] segments;
     Tensor? decayMask, lrScaleMask;
 
+    /// <summary>The 1.0 constructor (AdamW with decoupled weight decay), kept so plugins built against 1.0 still run.</summary>
+    public FlatAdamW(IReadOnlyList<OptimizedParameter> parameters, double beta1, double beta2, double weightDecay, double eps)
+        : this(parameters, beta1, beta2, weightDecay, eps, WeightDecayMode.Decoupled) { }
+
     /// <param name="mode">
     /// <see cref="WeightDecayMode.Decoupled"/>: AdamW (torch.optim.AdamW). <see cref="WeightDecayMode.L2"/>: Adam with
     /// wd·θ added to the gradient before the moments (torch.optim.Adam's weight_decay), on the parameters marked Decay.
