@@ -22,12 +22,12 @@ public sealed record FineTuneOptions
     public int Batch { get; init; } = 128;
 
     [Description("base learning rate; the peak is base_lr × batch / 256 (MAE)")]
-    public double BaseLr { get; init; } = 1e-3;
+    public double BaseLr { get; init; } = 2e-3;
 
     [Description("absolute peak learning rate; wins over base_lr when set")]
     public double? Lr { get; init; }
 
-    [Description("layer-wise lr decay: block i of L gets lr·d^(L−i), embeddings lr·d^(L+1), norm and head lr (BEiT/MAE); 1 disables")]
+    [Description("layer-wise lr decay: block i of L gets lr·d^(L−i), embeddings lr·d^(L+1), norm and head lr (BEiT/MAE); 1 disables (the from-scratch default)")]
     public double LayerDecay { get; init; } = 0.75;
 
     [Description("decoupled weight decay (AdamW); never on biases, norms, tokens or positional tables")]
@@ -199,7 +199,8 @@ public sealed class Classifier : nn.Module
         else if (tokens.Padding is { } pad)
         {
             var keep = pad.logical_not().unsqueeze(-1).to_type(encoded.Latent.dtype);
-            features = (encoded.Latent * keep).sum(1) / keep.sum(1).clamp_min(1);
+            using var one = 1.ToScalar();
+            features = (encoded.Latent * keep).sum(1) / keep.sum(1).clamp_min(one);
         }
         else features = encoded.Latent.mean([1L]);
         return head.forward(fc_norm.forward(features)).to_type(ScalarType.Float32);
@@ -265,26 +266,14 @@ public sealed class FineTuner : IDisposable
         var o = setup.Options;
         o.Validate();
         Devices.NativeTuning.KeepFreedMemory();
-        using (var _ = NewDisposeScope())
-        {
-            manual_seed(SeedMix.Of(setup.Seed, 0x4ead, 0) & 0x7fffffff); // the head starts the same with or without pretraining
-            Model = new Classifier(setup.Parts, setup.Classes, o.Pool, o.HeadInitStd);
-        }
-        Model.to(setup.Device);
-        StochasticDepth.Apply(Model, o.DropPath);
-        var named = Model.named_parameters().ToList();
-        var scales = Classifier.LayerScales(named.Select(p => p.name).ToList(), o.LayerDecay);
-        Optimizer = new FlatAdamW(named.Select((p, i) => new OptimizedParameter(p.name, p.parameter, MaskedModel.Decays(p.name, p.parameter)) { LrScale = scales[i] }).ToList(),
-            o.Beta1, o.Beta2, o.WeightDecay);
         trainLabels = data.Train.Select(s => (long)(s.Label ?? -1)).ToArray();
-
         if (setup.Parts.ProbeLevel == ProbeLevel.Token)
         {
             if (data.Train.Count == 0) throw new ArgumentException("node-level fine-tuning needs a graph");
             using var scope = NewDisposeScope();
             graph = setup.Parts.Tokenizer.Tokenize(data.Train, setup.Device);
             long n = graph.BatchSize * graph.TokenCount;
-            var labels = graph.Labels is { } l && l.numel() == n ? l.reshape(-1).to_type(ScalarType.Int64).cpu().data<long>().ToArray() : new long[n].Select(_ => -1L).ToArray();
+            var labels = graph.Labels is { } l && l.numel() == n ? l.reshape(-1).to_type(ScalarType.Int64).cpu().data<long>().ToArray() : Enumerable.Repeat(-1L, (int)n).ToArray();
             var given = graph.Extras.TryGetValue(NodeProbe.SplitKey, out var sp) ? sp.reshape(-1).cpu().data<long>().ToArray() : new long[n];
             using var nodes = new NodeFeatures(empty(0), labels, given);
             var splits = NodeProbe.EffectiveSplits(nodes, setup.Seed);
@@ -303,6 +292,17 @@ public sealed class FineTuner : IDisposable
             TrainCount = data.Train.Count; ValCount = data.Val.Count; TestCount = data.Test.Count;
             StepsPerEpoch = (TrainCount + o.Batch - 1) / o.Batch;
         }
+        int classes = setup.Classes > 0 ? setup.Classes
+            : 1 + (int)(graph is not null ? tokenLabels!.max().item<long>() : data.Train.Concat(data.Val).Concat(data.Test).Max(x => (long)(x.Label ?? -1)));
+        if (classes < 2) throw new ArgumentException($"fine-tuning needs at least two classes, the labels give {classes}");
+        manual_seed(Mix(setup.Seed, 0x4ead, 0)); // the head starts the same with or without pretraining
+        Model = new Classifier(setup.Parts, classes, o.Pool, o.HeadInitStd);
+        Model.to(setup.Device);
+        StochasticDepth.Apply(Model, o.DropPath);
+        var named = Model.named_parameters().ToList();
+        var scales = Classifier.LayerScales(named.Select(p => p.name).ToList(), o.LayerDecay);
+        Optimizer = new FlatAdamW(named.Select((p, i) => new OptimizedParameter(p.name, p.parameter, MaskedModel.Decays(p.name, p.parameter)) { LrScale = scales[i] }).ToList(),
+            o.Beta1, o.Beta2, o.WeightDecay);
         TotalSteps = (long)o.Epochs * StepsPerEpoch;
         int batch = setup.Parts.ProbeLevel == ProbeLevel.Token ? TrainCount : o.Batch;
         schedule = new LrSchedule(o.Lr ?? o.BaseLr * batch / 256.0, (int)Math.Round(o.WarmupEpochs * StepsPerEpoch), (int)TotalSteps, o.MinLr);

@@ -17,6 +17,12 @@ public sealed class EvaluateCommands(Workspace workspace)
         string method = cl.Value("method") ?? "linear";
         if (method is not ("linear" or "knn")) throw new UsageException($"--method must be linear or knn, got '{method}'");
         bool randomInit = cl.Flag("random-init");
+        bool batchNorm = true; // probe.batchnorm: MAE's BatchNorm (no affine) before the linear head
+        foreach (var assignment in cl.Values("set"))
+        {
+            if (!assignment.StartsWith("probe.batchnorm=", StringComparison.Ordinal) || !bool.TryParse(assignment[16..], out batchNorm))
+                throw new UsageException($"--set {assignment}: probe takes probe.batchnorm=true|false");
+        }
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit);
         var spec = (cl.Value("data") is { } d ? DataSpec.Parse(d) : job.DataSpec()) with { Options = job.DataOptions };
         var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
@@ -29,9 +35,10 @@ public sealed class EvaluateCommands(Workspace workspace)
         var trainX = Probe.Features(model.Parts, train, device, precision, progress: new Progress<int>(n => progress.Report(n)));
         var testX = Probe.Features(model.Parts, test, device, precision, progress: new Progress<int>(n => progress.Report(train.Count + n)));
         long[] trainY = train.Select(s => (long)s.Label!.Value).ToArray(), testY = test.Select(s => (long)s.Label!.Value).ToArray();
-        double accuracy = method == "linear" ? Probe.Linear(trainX, trainY, testX, testY, job.Seed) : Probe.Knn(trainX, trainY, testX, testY);
-        run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
-        output.Result(new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit },
+        var linear = new LinearProbeOptions { BatchNorm = batchNorm };
+        double accuracy = method == "linear" ? Probe.Linear(trainX, trainY, testX, testY, job.Seed, linear) : Probe.Knn(trainX, trainY, testX, testY);
+        run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")}{(method == "linear" ? $" batchnorm={batchNorm}" : "")} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
+        output.Result(new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit, batchnorm = method == "linear" && batchNorm },
             () => $"{method} probe{(randomInit ? " (random init)" : "")}: accuracy {accuracy:P2} on {test.Count} test samples ({train.Count} train)");
         return 0;
     }
