@@ -16,7 +16,7 @@ namespace Maskwork.Backend.Training;
 public sealed record FineTuneOptions
 {
     [Description("passes over the labelled train split (a step is a batch; for graphs, full batch, a step is an epoch)")]
-    public int Epochs { get; init; } = 3;
+    public int Epochs { get; init; } = 4;
 
     [Description("samples per step (sample-level recipes)")]
     public int Batch { get; init; } = 128;
@@ -57,8 +57,8 @@ public sealed record FineTuneOptions
     [Description("share of the train split held out, seeded, to choose the epoch when the data has no val split")]
     public double ValFraction { get; init; } = 0.1;
 
-    [Description("train on a seeded subset of this many labelled samples (after the hold-out); 0 = all")]
-    public int TrainLimit { get; init; }
+    [Description("train on a seeded subset of this many labelled samples (after the hold-out; sized for minutes on 2 CPU cores); 0 = all")]
+    public int TrainLimit { get; init; } = 10_000;
 
     [Description("pooling of the head: auto (the encoder's global token when it has one, else mean), mean or global")]
     public string Pool { get; init; } = "auto";
@@ -66,11 +66,11 @@ public sealed record FineTuneOptions
     [Description("standard deviation of the head's initial weights (MAE: 2e-5)")]
     public double HeadInitStd { get; init; } = 2e-5;
 
-    [Description("augment training samples: [C,H,W] images get a random resized crop and flip; other recipes their own (points: rotation, scale, jitter)")]
+    [Description("augment training images ([C,H,W]): random resized crop and flip; recipes that augment in their tokenizer (points) do so whenever the encoder trains")]
     public bool Augment { get; init; } = true;
 
-    [Description("images: smallest crop area of the random resized crop, in (0, 1]")]
-    public double CropMinScale { get; init; } = 0.35;
+    [Description("images: smallest crop area of the random resized crop, in (0, 1]; 1 = no crop, flips only (the default: crops slowed short fine-tunes down)")]
+    public double CropMinScale { get; init; } = 1;
 
     [Description("images: probability of a horizontal flip")]
     public double FlipProbability { get; init; } = 0.5;
@@ -87,7 +87,7 @@ public sealed record FineTuneOptions
     /// <summary>Defaults for node classification on one graph (full batch: a step is an epoch).</summary>
     public static FineTuneOptions ForTokens() => new()
     {
-        Epochs = 200, Lr = 2e-3, WarmupEpochs = 10, WeightDecay = 0.05, LogEvery = 10, CheckpointEvery = 50,
+        Epochs = 200, Lr = 2e-3, WarmupEpochs = 10, WeightDecay = 0.05, TrainLimit = 0, LogEvery = 10, CheckpointEvery = 50,
     };
 
     /// <summary>Refuses values that cannot train, naming the option.</summary>

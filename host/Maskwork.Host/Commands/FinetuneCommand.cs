@@ -132,7 +132,7 @@ public sealed class FinetuneCommand(Workspace workspace)
             throw new CommandException($"{spec} has no labelled {(data.Train.Count == 0 ? "train" : "test")} samples; fine-tuning needs labels (sub-folder names for image-folder)");
         // Images ([C,H,W]) get MAE's crop and flip; other recipes augment in their tokenizer while the encoder trains (points).
         ISampleAugment? augment = o.Augment && data.Train.Count > 0 && data.Train[0].Shape.Length == 3
-            ? new ImageAugment(SeedMix.Of(config.Seed, 0xa06, 1), o.CropMinScale, o.FlipProbability) : null;
+            ? new ImageAugment(SeedMix.Of(config.Seed, 0xa06, 1), o.CropMinScale, o.FlipProbability, maxAspect: o.CropMinScale < 1 ? 4.0 / 3 : 1) : null;
 
         FineTuner made;
         try { made = new FineTuner(new FineTuneSetup(recipe.Name, parts, o, 0, config.Seed, device, precision) { Augment = augment }, data); }
