@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source build/prereqs.sh
 mw_require_dotnet
-mw_apt_install dataset-fashion-mnist
+mw_apt_install dataset-fashion-mnist fonts-dejavu-core
 
 echo "== building (Release)" >&2
 dotnet build host/Maskwork.Host -c Release -v quiet -nologo -clp:ErrorsOnly

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
@@ -7,12 +8,15 @@ namespace Maskwork.Abstractions;
 public sealed record TrainOptions
 {
     /// <summary>Optimizer steps.</summary>
+    [Description("optimizer steps; the learning-rate schedule spans them")]
     public int Steps { get; init; } = 1000;
 
     /// <summary>Samples per micro-batch.</summary>
+    [Description("samples per micro-batch")]
     public int Batch { get; init; } = 128;
 
     /// <summary>Micro-batches accumulated per optimizer step.</summary>
+    [Description("micro-batches whose gradients add up to one optimizer step")]
     public int Accumulate { get; init; } = 1;
 
     /// <summary>
@@ -23,42 +27,55 @@ public sealed record TrainOptions
     /// At most 2: two gradient contributions sum the same in either order, more would not, and a run
     /// must retrace exactly on resume.
     /// </summary>
+    [Description("threads that each train one slice of a batch on a CPU: 0 = automatic, 1 or 2")]
     public int Workers { get; init; }
 
     /// <summary>Base learning rate; the real one is blr · effective batch / 256.</summary>
+    [Description("base learning rate; the one used is base_lr × effective batch / 256")]
     public double BaseLr { get; init; } = 1.5e-4;
 
     /// <summary>Absolute learning rate; when set it wins over <see cref="BaseLr"/>.</summary>
+    [Description("absolute learning rate; when set it wins over base_lr")]
     public double? Lr { get; init; }
 
     /// <summary>Linear warm-up steps, then cosine decay to <see cref="MinLr"/>.</summary>
+    [Description("steps of linear warm-up before the cosine decay")]
     public int WarmupSteps { get; init; } = 100;
 
     /// <summary>Floor of the cosine schedule.</summary>
+    [Description("learning rate the cosine decay ends at")]
     public double MinLr { get; init; }
 
     /// <summary>Decoupled weight decay (not applied to biases, norms, tokens, positional embeddings).</summary>
+    [Description("weight decay (never on biases, norms, tokens, positional embeddings)")]
     public double WeightDecay { get; init; } = 0.05;
 
     /// <summary>How <see cref="WeightDecay"/> is applied: decoupled (AdamW, the default) or coupled L2 (Adam).</summary>
+    [Description("decoupled (AdamW) or l2 (Adam with an L2 penalty in the gradient)")]
     public WeightDecayMode WeightDecayMode { get; init; } = WeightDecayMode.Decoupled;
 
     /// <summary>Adam β1.</summary>
+    [Description("Adam's β1: decay of the gradient's moving average")]
     public double Beta1 { get; init; } = 0.9;
 
     /// <summary>Adam β2.</summary>
+    [Description("Adam's β2: decay of the squared gradient's moving average")]
     public double Beta2 { get; init; } = 0.95;
 
     /// <summary>Global gradient-norm clip; 0 disables.</summary>
+    [Description("clip the global gradient norm to this; 0 disables")]
     public double ClipGrad { get; init; } = 1.0;
 
     /// <summary>Write a checkpoint every this many steps (and at the end).</summary>
+    [Description("write a checkpoint every this many steps (and at the end)")]
     public int CheckpointEvery { get; init; } = 100;
 
     /// <summary>Log a metrics row every this many steps.</summary>
+    [Description("write a metrics row (and a progress.jsonl line) every this many steps")]
     public int LogEvery { get; init; } = 10;
 
     /// <summary>Consecutive non-finite losses that stop the run.</summary>
+    [Description("consecutive non-finite losses that stop the run")]
     public int MaxNonFiniteSteps { get; init; } = 20;
 }
 

@@ -1,96 +1,134 @@
-using Maskwork.Host;
 using Maskwork.Host.Cli;
 using Maskwork.Host.Commands;
-using Maskwork.Host.Plugins;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
-var verbs = new Dictionary<string, VerbSpec>
-{
-    ["plugins"] = new("plugins [--json] [--plugins DIR]...", "discovered plugins: id, version, status, reason, recipes", [], ["json"], ["plugins"], []),
-    ["recipes"] = new("recipes [--json] [--plugins DIR]...", "recipes with their defaults", [], ["json"], ["plugins"], []),
-    ["doctor"] = new("doctor [--json]", "backend, device, native libraries, plugins", [], ["json"], ["plugins"], []),
-    ["pretrain"] = new("pretrain [--recipe R] [--data SPEC] [--config job.json] [--steps N] [--batch B] [--device cpu|cuda|auto] [--precision fp32|bf16] [--seed S] [--out DIR] [--set k=v]... [--json]",
-        "pretrain an encoder; writes a run folder", ["recipe", "data", "config", "steps", "batch", "device", "precision", "seed", "out"], ["json"], ["set", "plugins"], []),
-    ["resume"] = new("resume --run DIR [--steps N] [--json]", "continue a run from its last checkpoint", ["run", "steps"], ["json"], ["plugins"], ["run"]),
-    ["probe"] = new("probe --run DIR [--data SPEC] [--method linear|knn] [--random-init] [--set probe.batchnorm=true|false] [--json]", "classify frozen features", ["run", "data", "method"], ["json", "random-init"], ["set", "plugins"], ["run"]),
-    ["finetune"] = new(FinetuneCommand.Usage, "fine-tune a run's encoder with a classification head; writes <run>/finetune-<name>/", ["run", "data", "epochs", "name", "resume"], ["json", "from-scratch"], ["set", "plugins"], []),
-    ["embed"] = new("embed --run DIR --data SPEC --out FILE.parquet [--json]", "write encoder features to Parquet", ["run", "data", "out"], ["json"], ["plugins"], ["run", "data", "out"]),
-    ["reconstruct"] = new("reconstruct --run DIR [--data SPEC] --out FILE.png [--count K] [--json]", "picture of inputs, masks, reconstructions", ["run", "data", "out", "count"], ["json"], ["plugins"], ["run", "out"]),
-    ["ingest"] = new("ingest --reader NAME --in PATH --out DIR [--set data.k=v]... [--json]", "raw files → Parquet dataset", ["reader", "in", "out"], ["json"], ["set", "plugins"], ["reader", "in", "out"]),
-    ["inspect"] = new("inspect --data SPEC [--limit N] [--set data.k=v]... [--json]", "what a reader sees: counts, shapes, skipped files", ["data", "limit"], ["json"], ["set", "plugins"], ["data"]),
-};
+// The maskwork command line: one block per verb. A block declares the verb's options (typed, with a
+// description and, where there is one, a default: `maskwork <verb> --help` shows them) and maps them
+// onto the plain args record its command class takes; the verb's logic lives in Commands/<Name>.cs.
+// Adding a verb: write Commands/<Name>Command.cs (a public sealed class, constructor-injected: it is
+// registered by its name), then add a block here. Exit codes and error printing are CliApp's.
+var cli = new CliApp("Masked-modeling self-supervised pretraining across modalities: images, graphs, point clouds and any modality a plugin brings.");
 
-CommandLine cl;
-try { cl = CommandLine.Parse(args, verbs); }
-catch (UsageException e)
-{
-    if (e.Message.Length > 0) Console.Error.WriteLine($"maskwork: {e.Message}");
-    Console.Error.WriteLine("usage: maskwork <command> [options]\n");
-    foreach (var (name, spec) in verbs) Console.Error.WriteLine($"  {spec.Usage}\n      {spec.Summary}");
-    return e.Message.Length > 0 ? 2 : 0;
-}
+const string DataHelp = "<reader>:<path> (image-folder:/data/cats, parquet:/data/ds) or a built-in name (fashion-mnist)";
+const string SetDataHelp = "a reader option, data.<name>=<value> (repeatable), e.g. data.size=32";
 
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+cli.Verb("plugins", "List discovered plugins: id, version, status, why one did not load, its recipes.", v =>
+    (_, ctx, _) => Task.FromResult(ctx.Get<InfoCommands>().Plugins(ctx.Output)));
+
+cli.Verb("recipes", "List recipes with their defaults; name one to see each option's value and meaning.", v =>
 {
-    Args = [], ContentRootPath = AppContext.BaseDirectory, DisableDefaults = false,
+    var name = v.Argument<string>("recipe", "a recipe to show in full, e.g. image/mae");
+    return (p, ctx, _) => Task.FromResult(ctx.Get<InfoCommands>().Recipes(p.GetValue(name), ctx.Output));
 });
-builder.Configuration.AddEnvironmentVariables("MASKWORK_");
-builder.Logging.ClearProviders();
-builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.IncludeScopes = false; });
-builder.Logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-builder.Services.AddOptions<MaskworkOptions>().Bind(builder.Configuration.GetSection("Maskwork")).ValidateDataAnnotations().ValidateOnStart();
-builder.Services.AddSingleton<PluginCatalog>();
-builder.Services.AddSingleton<Workspace>();
-builder.Services.AddSingleton<TrainCommand>();
-builder.Services.AddSingleton<EvaluateCommands>();
-builder.Services.AddSingleton<DataCommands>();
-builder.Services.AddSingleton<InfoCommands>();
-using var host = builder.Build();
 
-var output = new Output(cl.Flag("json"));
-using var cts = new CancellationTokenSource();
-try
+cli.Verb("doctor", "Check the backend, device, native libraries, plugins and datasets.", v =>
+    (_, ctx, _) => Task.FromResult(ctx.Get<InfoCommands>().Doctor(ctx.Output)));
+
+cli.Verb("pretrain", "Pretrain an encoder the masked-autoencoder way; writes a run folder (checkpoints, metrics, loss.png, reconstructions.png).", v =>
 {
-    host.Services.GetRequiredService<IOptions<MaskworkOptions>>().Value.ToString();
-    host.Services.GetRequiredService<PluginCatalog>().AddFolders(cl.Values("plugins"));
-    var s = host.Services;
-    return cl.Verb switch
+    var recipe = v.Option("--recipe", "the recipe (see `maskwork recipes`)", "image/mae", "R");
+    var data = v.Optional<string>("--data", $"training data: {DataHelp} (default: the recipe's)", "SPEC");
+    var config = v.Optional<string>("--config", "a job file: {\"recipe\", \"data\", \"train\": {...}, \"model\": {...}}; flags and --set override it", "job.json");
+    var steps = v.Optional<int?>("--steps", "stop after step N (default: the recipe's train.steps; the schedule spans the larger of the two)", "N");
+    var batch = v.Optional<int?>("--batch", "samples per step (default: the recipe's train.batch)", "B");
+    var device = v.Option("--device", "where to train; auto falls back to the CPU with a message", "cpu", null, "cpu", "cuda", "auto");
+    var precision = v.Option("--precision", "bf16: bf16 matmuls with fp32 master weights, norms and loss", "fp32", null, "fp32", "bf16");
+    var seed = v.Option("--seed", "seed of every random choice (batch order, masks, init)", 0L, "S");
+    var outDir = v.Optional<string>("--out", "the run folder (default: <RunsRoot>/<recipe>-<time>)", "DIR");
+    var sets = v.Repeated("--set", "override an option: train.<name>, model.<name>, data.<name>, seed, device or precision (repeatable); see `maskwork recipes R`", "k=v");
+    VerbBuilder.AtLeast(steps, 1);
+    VerbBuilder.AtLeast(batch, 1);
+    return (p, ctx, ct) => ctx.Get<TrainCommand>().PretrainAsync(new PretrainArgs
     {
-        "plugins" => s.GetRequiredService<InfoCommands>().Plugins(output),
-        "recipes" => s.GetRequiredService<InfoCommands>().Recipes(output),
-        "doctor" => s.GetRequiredService<InfoCommands>().Doctor(output),
-        "pretrain" => await s.GetRequiredService<TrainCommand>().PretrainAsync(cl, output, cts.Token),
-        "resume" => await s.GetRequiredService<TrainCommand>().ResumeAsync(cl, output, cts.Token),
-        "probe" => await s.GetRequiredService<EvaluateCommands>().ProbeAsync(cl, output, cts.Token),
-        "finetune" => await new FinetuneCommand(s.GetRequiredService<Workspace>()).RunAsync(new FinetuneRequest { Run = cl.Value("run"), Data = cl.Value("data"), Epochs = cl.Int("epochs"), FromScratch = cl.Flag("from-scratch"), Name = cl.Value("name"), Resume = cl.Value("resume"), Set = cl.Values("set") }, output, cts.Token),
-        "embed" => await s.GetRequiredService<EvaluateCommands>().EmbedAsync(cl, output, cts.Token),
-        "reconstruct" => await s.GetRequiredService<EvaluateCommands>().ReconstructAsync(cl, output, cts.Token),
-        "ingest" => await s.GetRequiredService<DataCommands>().IngestAsync(cl, output, cts.Token),
-        "inspect" => await s.GetRequiredService<DataCommands>().InspectAsync(cl, output, cts.Token),
-        _ => throw new UsageException($"unknown command '{cl.Verb}'"),
-    };
-}
-catch (UsageException e)
+        // Only what was given: a job file's recipe, device, precision and seed win over the defaults shown in help.
+        Recipe = Given(p, recipe), Data = p.GetValue(data), Config = p.GetValue(config), Steps = p.GetValue(steps), Batch = p.GetValue(batch),
+        Device = Given(p, device), Precision = Given(p, precision), Seed = p.GetResult(seed) is { Implicit: false } ? p.GetValue(seed) : null, Out = p.GetValue(outDir), Sets = p.GetValue(sets) ?? [],
+    }, ctx.Output, ct);
+});
+
+cli.Verb("resume", "Continue a run from its newest loadable checkpoint; retraces an uninterrupted run exactly.", v =>
 {
-    Console.Error.WriteLine($"maskwork {cl.Verb}: {e.Message}\nusage: maskwork {verbs[cl.Verb].Usage}");
-    return 2;
-}
-catch (CommandException e)
+    var run = v.Required<string>("--run", "the run folder", "DIR");
+    var steps = v.Optional<int?>("--steps", "train to step N (default: the run's train.steps)", "N");
+    VerbBuilder.AtLeast(steps, 1);
+    return (p, ctx, ct) => ctx.Get<TrainCommand>().ResumeAsync(new ResumeArgs(p.GetValue(run)!, p.GetValue(steps)), ctx.Output, ct);
+});
+
+cli.Verb("probe", "Classify frozen features of a run's encoder (a linear or kNN probe) and report test accuracy.", v =>
 {
-    Console.Error.WriteLine($"maskwork {cl.Verb}: {e.Message}");
-    return 1;
-}
-catch (OptionsValidationException e)
+    var run = v.Required<string>("--run", "the run folder", "DIR");
+    var data = v.Optional<string>("--data", $"labelled data: {DataHelp} (default: the run's)", "SPEC");
+    var method = v.Option("--method", "linear: logistic regression on frozen features; knn: k-nearest neighbours", "linear", null, "linear", "knn");
+    var randomInit = v.Flag("--random-init", "probe a randomly initialised encoder of the same recipe instead (the baseline)");
+    var sets = v.Repeated("--set", SetDataHelp + "; probe.batchnorm=false drops the BatchNorm before the linear head", "k=v");
+    return (p, ctx, ct) => ctx.Get<EvaluateCommands>().ProbeAsync(
+        new ProbeArgs(p.GetValue(run)!, p.GetValue(data), p.GetValue(method)!, p.GetValue(randomInit), p.GetValue(sets)), ctx.Output, ct);
+});
+
+cli.Verb("finetune", "Fine-tune a run's encoder with a classification head (or the same model from scratch); writes <run>/finetune-<name>/ and reports test accuracy at the best val epoch.", v =>
 {
-    Console.Error.WriteLine($"maskwork: invalid settings: {string.Join("; ", e.Failures)}");
-    return 1;
-}
-catch (OperationCanceledException)
+    var run = v.Optional<string>("--run", "the pretraining run folder (not with --resume)", "DIR");
+    var data = v.Optional<string>("--data", $"labelled data: {DataHelp} (default: the run's)", "SPEC");
+    var epochs = v.Optional<int?>("--epochs", "passes over the train split (default: finetune.epochs)", "N");
+    var scratch = v.Flag("--from-scratch", "train the same architecture from random initialisation, same budget (the baseline)");
+    var name = v.Optional<string>("--name", "folder name under the run: finetune-<name> (default: pretrained|scratch-<time>)", "NAME");
+    var resume = v.Optional<string>("--resume", "continue an interrupted fine-tune from its last checkpoint, exactly", "FTDIR");
+    var sets = v.Repeated("--set", "finetune.<name> (lr, layer_decay, drop_path, train_limit, ...: see the README), data.<name> or seed (repeatable)", "k=v");
+    return (p, ctx, ct) => ctx.Get<FinetuneCommand>().RunAsync(new FinetuneRequest
+    {
+        Run = p.GetValue(run), Data = p.GetValue(data), Epochs = p.GetValue(epochs), FromScratch = p.GetValue(scratch), Name = p.GetValue(name),
+        Resume = p.GetValue(resume), Set = p.GetValue(sets) ?? [],
+    }, ctx.Output, ct);
+});
+
+cli.Verb("embed", "Write a run's encoder features of every sample to a Parquet file (source, label, split, embedding).", v =>
 {
-    Console.Error.WriteLine($"maskwork {cl.Verb}: interrupted");
-    return 130;
-}
+    var run = v.Required<string>("--run", "the run folder", "DIR");
+    var data = v.Required<string>("--data", $"the data to embed: {DataHelp}", "SPEC");
+    var outFile = v.Required<string>("--out", "the Parquet file to write", "FILE.parquet");
+    var sets = v.Repeated("--set", SetDataHelp, "data.k=v");
+    return (p, ctx, ct) => ctx.Get<EvaluateCommands>().EmbedAsync(
+        new EmbedArgs(p.GetValue(run)!, p.GetValue(data)!, p.GetValue(outFile)!, p.GetValue(sets)), ctx.Output, ct);
+});
+
+cli.Verb("reconstruct", "Draw inputs, what the encoder saw and its reconstructions for the first samples of the data.", v =>
+{
+    var run = v.Required<string>("--run", "the run folder", "DIR");
+    var data = v.Optional<string>("--data", $"the data: {DataHelp} (default: the run's test split)", "SPEC");
+    var outFile = v.Required<string>("--out", "the PNG to write", "FILE.png");
+    var count = v.Option("--count", "how many samples", 8, "K");
+    var sets = v.Repeated("--set", SetDataHelp, "data.k=v");
+    VerbBuilder.AtLeast(count, 1);
+    return (p, ctx, ct) => ctx.Get<EvaluateCommands>().ReconstructAsync(
+        new ReconstructArgs(p.GetValue(run)!, p.GetValue(outFile)!, p.GetValue(data), p.GetValue(count), p.GetValue(sets)), ctx.Output, ct);
+});
+
+cli.Verb("ingest", "Turn raw files into a Parquet dataset folder, read later with --data parquet:DIR.", v =>
+{
+    var reader = v.Required<string>("--reader", "the reader of the raw files (see `maskwork plugins`), e.g. image-folder", "NAME");
+    var input = v.Required<string>("--in", "the raw files' folder or file", "PATH");
+    var outDir = v.Required<string>("--out", "the dataset folder to write", "DIR");
+    var sets = v.Repeated("--set", SetDataHelp, "data.k=v");
+    return (p, ctx, ct) => ctx.Get<DataCommands>().IngestAsync(
+        new IngestArgs(p.GetValue(reader)!, p.GetValue(input)!, p.GetValue(outDir)!, p.GetValue(sets)), ctx.Output, ct);
+});
+
+cli.Verb("inspect", "Show what a reader sees: counts, shapes, classes, splits, skipped files and why.", v =>
+{
+    var data = v.Required<string>("--data", DataHelp, "SPEC");
+    var limit = v.Optional<int?>("--limit", "read at most N samples (default: all)", "N");
+    var sets = v.Repeated("--set", SetDataHelp, "data.k=v");
+    VerbBuilder.AtLeast(limit, 1);
+    return (p, ctx, ct) => ctx.Get<DataCommands>().InspectAsync(new InspectArgs(p.GetValue(data)!, p.GetValue(limit), p.GetValue(sets)), ctx.Output, ct);
+});
+
+cli.Verb("completion", "Print a shell completion script: source <(maskwork completion bash)", v =>
+{
+    var shell = v.Argument<string>("shell", "the shell: bash (the default)");
+    return (p, _, _) => Task.FromResult(Completion.Print(p.GetValue(shell)));
+}, json: false);
+
+return await cli.RunAsync(args);
+
+// An option's value only when the user gave it (not its help default).
+static T? Given<T>(System.CommandLine.ParseResult parse, System.CommandLine.Option<T> option) where T : class =>
+    parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option) : default;

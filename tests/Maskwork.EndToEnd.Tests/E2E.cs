@@ -57,7 +57,7 @@ public static class E2E
     public static Result Dotnet(string cwd, IDictionary<string, string>? env, params string[] args) =>
         Run("dotnet", args, cwd, env, TimeSpan.FromMinutes(8));
 
-    static Result Run(string file, IReadOnlyList<string> args, string cwd, IDictionary<string, string>? env, TimeSpan timeout)
+    public static Result Run(string file, IReadOnlyList<string> args, string cwd, IDictionary<string, string>? env, TimeSpan timeout)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = cwd };
         foreach (var a in args) psi.ArgumentList.Add(a);

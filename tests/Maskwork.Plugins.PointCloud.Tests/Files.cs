@@ -1,3 +1,4 @@
+using Maskwork.Formats.Geometry;
 using System.Globalization;
 using System.Text;
 using Maskwork.Abstractions;

@@ -62,6 +62,7 @@ public sealed class ModelTests
         var (h, w, rgb) = parts.Renderer!.Render(tokens, plan, recon, parts.Tokenizer);
         Assert.Equal(h * w * 3, rgb.Length);
         Assert.True(rgb.Count(v => v < 100) > 200, "the picture has drawn points");
+        new Maskwork.Backend.Visuals.RgbImage(w, h, rgb).SavePng(Path.Combine(Path.GetTempPath(), "maskwork-visuals-tests", "points.png")); // to look at
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Text;
 using Maskwork.Abstractions;
+using Maskwork.Formats.Geometry;
 using Maskwork.Plugins.PointCloud.Readers;
 
 namespace Maskwork.Plugins.PointCloud.Tests;
@@ -278,23 +279,6 @@ public sealed class ReaderTests : IDisposable
         // Fail-fast runs get the typed error.
         Assert.Throws<InvalidDataFileException>(() =>
             new PointCloudReader(format).ReadAsync(new DataSpec("x", file), new Maskwork.Backend.Data.DataIssueLog(failFast: true), CancellationToken.None).ToBlockingEnumerable().ToList());
-    }
-
-    [Fact]
-    public void Lzf_round_trips_and_rejects_bad_streams()
-    {
-        var rng = new Random(3);
-        var data = new byte[20000];
-        for (int i = 0; i < data.Length; i++) data[i] = i % 1000 < 500 ? (byte)rng.Next(256) : (byte)(i / 7 % 5);
-        var packed = Lzf.Compress(data);
-        Assert.True(packed.Length < data.Length);
-        Assert.Equal(data, Lzf.Decompress(packed, data.Length));
-        Assert.Throws<InvalidDataException>(() => Lzf.Decompress(packed, data.Length - 1));
-        Assert.Throws<InvalidDataException>(() => Lzf.Decompress(packed, data.Length + 1));
-        Assert.Throws<InvalidDataException>(() => Lzf.Decompress(packed[..^1], data.Length));
-        Assert.Throws<InvalidDataException>(() => Lzf.Decompress([0x20, 0x05], 10));      // reference before the start
-        // A hand-made stream: literal "ab", then a back-reference of length 4 at distance 2 → "ababab".
-        Assert.Equal("ababab"u8.ToArray(), Lzf.Decompress([0x01, (byte)'a', (byte)'b', 0x40, 0x01], 6));
     }
 
     [Fact]

@@ -1,16 +1,22 @@
-using StbImageWriteSharp;
+using SkiaSharp;
 
 namespace Maskwork.Backend.Visuals;
 
-/// <summary>A small RGB raster with just what run pictures need: rectangles, lines, 5×7 text, PNG output.</summary>
+/// <summary>
+/// The 1.x raster canvas, kept for plugins built against 1.0–1.1 (removed in 2.0). Pixels stay a plain RGB
+/// buffer as before; lines, text and PNG encoding now go through SkiaSharp with the run pictures' font.
+/// New code composes pictures with <see cref="Sheet"/> and <see cref="RgbImage"/>.
+/// </summary>
+[Obsolete("Use Sheet / RgbImage (Maskwork.Backend.Visuals); Canvas is removed in 2.0.")]
 public sealed class Canvas
 {
+    const float BaseTextSize = 9f;   // the 1.x font was 5×7 pixels: one scale unit ≈ a 9 px font
+
     public Canvas(int width, int height, (byte R, byte G, byte B)? background = null)
     {
         Width = width; Height = height;
         Pixels = new byte[width * height * 3];
-        var bg = background ?? (255, 255, 255);
-        Fill(0, 0, width, height, bg);
+        Fill(0, 0, width, height, background ?? (255, 255, 255));
     }
 
     public int Width { get; }
@@ -41,36 +47,35 @@ public sealed class Canvas
             }
     }
 
-    public void Line(double x0, double y0, double x1, double y1, (byte R, byte G, byte B) c)
-    {
-        int steps = (int)Math.Max(Math.Abs(x1 - x0), Math.Abs(y1 - y0)) + 1;
-        for (int i = 0; i <= steps; i++)
+    public void Line(double x0, double y0, double x1, double y1, (byte R, byte G, byte B) c) =>
+        Draw(canvas =>
         {
-            double t = i / (double)steps;
-            Set((int)Math.Round(x0 + (x1 - x0) * t), (int)Math.Round(y0 + (y1 - y0) * t), c);
-        }
+            using var paint = new SKPaint { Color = new SKColor(c.R, c.G, c.B), StrokeWidth = 1, IsAntialias = true };
+            canvas.DrawLine((float)x0, (float)y0, (float)x1, (float)y1, paint);
+        });
+
+    /// <summary>Text with its top-left corner at (x, y).</summary>
+    public void Text(int x, int y, string text, (byte R, byte G, byte B) c, int scale = 1) =>
+        Draw(canvas =>
+        {
+            using var font = Fonts.Font(BaseTextSize * scale);
+            using var paint = new SKPaint { Color = new SKColor(c.R, c.G, c.B), IsAntialias = true };
+            canvas.DrawText(text, x, y - font.Metrics.Ascent, SKTextAlign.Left, font, paint);
+        });
+
+    public static int TextWidth(string text, int scale = 1)
+    {
+        using var font = Fonts.Font(BaseTextSize * scale);
+        return (int)Math.Ceiling(font.MeasureText(text));
     }
 
-    public void Text(int x, int y, string text, (byte R, byte G, byte B) c, int scale = 1)
-    {
-        foreach (char ch in text.ToUpperInvariant())
-        {
-            var glyph = Font.Glyph(ch);
-            for (int row = 0; row < 7; row++)
-                for (int col = 0; col < 5; col++)
-                    if ((glyph[row] >> (4 - col) & 1) == 1) Fill(x + col * scale, y + row * scale, scale, scale, c);
-            x += 6 * scale;
-        }
-    }
+    public void SavePng(string path) => new RgbImage(Width, Height, Pixels).SavePng(path);
 
-    public static int TextWidth(string text, int scale = 1) => text.Length * 6 * scale;
-
-    public void SavePng(string path)
+    /// <summary>Draws through SkiaSharp onto a copy of the pixels and copies the result back.</summary>
+    void Draw(Action<SKCanvas> draw)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        string tmp = path + ".tmp";
-        using (var fs = File.Create(tmp))
-            new ImageWriter().WritePng(Pixels, Width, Height, ColorComponents.RedGreenBlue, fs);
-        File.Move(tmp, path, true);
+        using var bitmap = new RgbImage(Width, Height, Pixels).ToBitmap();
+        using (var canvas = new SKCanvas(bitmap)) draw(canvas);
+        Array.Copy(RgbImage.FromBitmap(bitmap).Pixels, Pixels, Pixels.Length);
     }
 }

@@ -150,9 +150,7 @@ public sealed class PointMnistBench : IBenchCase
         var plan = parts.Masker.Plan(tokens, new MaskContext(0, generator));
         var result = model.Forward(tokens, plan);
         var (h, w, rgb) = parts.Renderer!.Render(tokens, plan, result.Reconstruction!, parts.Tokenizer);
-        var canvas = new Maskwork.Backend.Visuals.Canvas(w, h);
-        rgb.CopyTo(canvas.Pixels, 0);
-        canvas.SavePng(path);
+        new Maskwork.Backend.Visuals.RgbImage(w, h, rgb).SavePng(path);
         Console.Error.WriteLine($"  wrote {path}");
     }
 }

@@ -5,13 +5,19 @@ using Maskwork.Host.Data;
 
 namespace Maskwork.Host.Commands;
 
+/// <summary>What <c>inspect</c> is asked for. <paramref name="Sets"/>: <c>data.k=v</c> reader options.</summary>
+public sealed record InspectArgs(string Data, int? Limit = null, IReadOnlyList<string>? Sets = null);
+
+/// <summary>What <c>ingest</c> is asked for.</summary>
+public sealed record IngestArgs(string Reader, string In, string Out, IReadOnlyList<string>? Sets = null);
+
 /// <summary><c>inspect</c> and <c>ingest</c>: what a reader sees, and raw files → Parquet.</summary>
 public sealed class DataCommands(Workspace workspace)
 {
-    public async Task<int> InspectAsync(CommandLine cl, Output output, CancellationToken ct)
+    public async Task<int> InspectAsync(InspectArgs args, Output output, CancellationToken ct)
     {
-        var spec = ParseSpec(cl.Value("data")!, cl.Values("set"));
-        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, failFast: false, ct, limit: cl.Int("limit"));
+        var spec = DataSpec.Parse(args.Data) with { Options = Workspace.DataOptions(args.Sets) };
+        var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, failFast: false, ct, limit: args.Limit);
         var shapes = data.Samples.GroupBy(s => string.Join('x', s.Shape)).OrderByDescending(g => g.Count())
             .ToDictionary(g => g.Key, g => g.Count());
         var labels = data.Samples.Where(s => s.Label is not null).Select(s => s.Label!.Value).Distinct().Count();
@@ -29,15 +35,14 @@ public sealed class DataCommands(Workspace workspace)
         return 0;
     }
 
-    public async Task<int> IngestAsync(CommandLine cl, Output output, CancellationToken ct)
+    public async Task<int> IngestAsync(IngestArgs args, Output output, CancellationToken ct)
     {
-        var spec = new DataSpec(cl.Value("reader")!, cl.Value("in")!) { Options = Options(cl.Values("set")) };
+        var spec = new DataSpec(args.Reader, args.In) { Options = Workspace.DataOptions(args.Sets) };
         var reader = DataLoading.ReaderFor(spec, workspace.Catalog.Registry);
         var issues = new DataIssueLog(workspace.Options.FailOnBadInput);
-        string outFolder = cl.Value("out")!;
-        var progress = new Progress("ingest", 0);
+        string outFolder = args.Out;
         int count;
-        try { count = await SampleParquet.WriteAsync(outFolder, reader.ReadAsync(spec, issues, ct), ct, new Progress<int>(n => progress.Report(n, "samples"))); }
+        try { count = await Progress.RunAsync($"ingest {spec}", null, "samples", p => SampleParquet.WriteAsync(outFolder, reader.ReadAsync(spec, issues, ct), ct, p.Counter())); }
         catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException or ArgumentException) { throw new CommandException(e.Message); }
         foreach (var (file, reason) in issues.Items) Console.Error.WriteLine($"skipped {file}: {reason}");
         output.Result(new { reader = reader.Name, out_path = Path.GetFullPath(outFolder), samples = count, skipped = issues.Count },
@@ -45,17 +50,4 @@ public sealed class DataCommands(Workspace workspace)
         return 0;
     }
 
-    static DataSpec ParseSpec(string text, IReadOnlyList<string> sets) => DataSpec.Parse(text) with { Options = Options(sets) };
-
-    static Dictionary<string, string> Options(IReadOnlyList<string> sets)
-    {
-        var options = new Dictionary<string, string>();
-        foreach (var s in sets)
-        {
-            int eq = s.IndexOf('=');
-            if (eq <= 0 || !s.StartsWith("data.", StringComparison.Ordinal)) throw new UsageException($"--set here takes data.<name>=<value>, got '{s}'");
-            options[s[5..eq]] = s[(eq + 1)..];
-        }
-        return options;
-    }
 }

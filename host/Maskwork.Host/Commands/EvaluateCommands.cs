@@ -8,35 +8,47 @@ using static TorchSharp.torch;
 
 namespace Maskwork.Host.Commands;
 
+/// <summary>What <c>probe</c> is asked for. <paramref name="Sets"/>: <c>data.k=v</c> reader options over the run's own, and <c>probe.batchnorm=true|false</c>.</summary>
+public sealed record ProbeArgs(string Run, string? Data = null, string Method = "linear", bool RandomInit = false, IReadOnlyList<string>? Sets = null);
+
+/// <summary>What <c>embed</c> is asked for.</summary>
+public sealed record EmbedArgs(string Run, string Data, string Out, IReadOnlyList<string>? Sets = null);
+
+/// <summary>What <c>reconstruct</c> is asked for.</summary>
+public sealed record ReconstructArgs(string Run, string Out, string? Data = null, int Count = 8, IReadOnlyList<string>? Sets = null);
+
 /// <summary><c>probe</c>, <c>embed</c> and <c>reconstruct</c>: use a run's encoder.</summary>
 public sealed class EvaluateCommands(Workspace workspace)
 {
-    public async Task<int> ProbeAsync(CommandLine cl, Output output, CancellationToken ct)
+    public async Task<int> ProbeAsync(ProbeArgs args, Output output, CancellationToken ct)
     {
-        var run = RunFolder.Open(cl.Value("run")!);
-        string method = cl.Value("method") ?? "linear";
+        var run = RunFolder.Open(args.Run);
+        string method = args.Method;
         if (method is not ("linear" or "knn")) throw new UsageException($"--method must be linear or knn, got '{method}'");
-        bool randomInit = cl.Flag("random-init");
-        bool batchNorm = true; // probe.batchnorm: MAE's BatchNorm (no affine) before the linear head
-        foreach (var assignment in cl.Values("set"))
+        bool randomInit = args.RandomInit;
+        // probe.batchnorm: MAE's BatchNorm without affine parameters before the linear head (main_linprobe.py); on by default.
+        bool batchNorm = true;
+        var sets = new List<string>();
+        foreach (var s in args.Sets ?? [])
         {
-            if (!assignment.StartsWith("probe.batchnorm=", StringComparison.Ordinal) || !bool.TryParse(assignment[16..], out batchNorm))
-                throw new UsageException($"--set {assignment}: probe takes probe.batchnorm=true|false");
+            if (!s.StartsWith("probe.", StringComparison.Ordinal)) { sets.Add(s); continue; }
+            if (!s.StartsWith("probe.batchnorm=", StringComparison.Ordinal) || !bool.TryParse(s[16..], out batchNorm))
+                throw new UsageException($"--set {s}: the probe's own option is probe.batchnorm=true|false");
         }
+        var dataOptions = Workspace.DataOptions(sets);
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit);
-        var spec = (cl.Value("data") is { } d ? DataSpec.Parse(d) : job.DataSpec()) with { Options = job.DataOptions };
+        var spec = (args.Data is { } d ? DataSpec.Parse(d) : job.DataSpec()) with { Options = Workspace.Merge(job.DataOptions, dataOptions) };
         var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
         if (model.Parts.ProbeLevel == ProbeLevel.Token) return ProbeTokens(run, job, model, data.Samples, spec, method, randomInit, device, precision, output);
         var (train, test) = Split(data.Samples.Where(s => s.Label is not null).ToList());
         if (train.Count == 0 || test.Count == 0)
             throw new CommandException($"{spec} has no labelled {(train.Count == 0 ? "train" : "test")} samples; a probe needs labels (sub-folder names for image-folder)");
 
-        var progress = new Progress("features", train.Count + test.Count);
-        var trainX = Probe.Features(model.Parts, train, device, precision, progress: new Progress<int>(n => progress.Report(n)));
-        var testX = Probe.Features(model.Parts, test, device, precision, progress: new Progress<int>(n => progress.Report(train.Count + n)));
+        var (trainX, testX) = Progress.Run($"features for the {method} probe", train.Count + test.Count, "samples", p =>
+            (Probe.Features(model.Parts, train, device, precision, progress: p.Counter()),
+             Probe.Features(model.Parts, test, device, precision, progress: p.Counter(train.Count))));
         long[] trainY = train.Select(s => (long)s.Label!.Value).ToArray(), testY = test.Select(s => (long)s.Label!.Value).ToArray();
-        var linear = new LinearProbeOptions { BatchNorm = batchNorm };
-        double accuracy = method == "linear" ? Probe.Linear(trainX, trainY, testX, testY, job.Seed, linear) : Probe.Knn(trainX, trainY, testX, testY);
+        double accuracy = method == "linear" ? Probe.Linear(trainX, trainY, testX, testY, job.Seed, new LinearProbeOptions { BatchNorm = batchNorm }) : Probe.Knn(trainX, trainY, testX, testY);
         run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")}{(method == "linear" ? $" batchnorm={batchNorm}" : "")} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
         output.Result(new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit, batchnorm = method == "linear" && batchNorm },
             () => $"{method} probe{(randomInit ? " (random init)" : "")}: accuracy {accuracy:P2} on {test.Count} test samples ({train.Count} train)");
@@ -88,18 +100,18 @@ public sealed class EvaluateCommands(Workspace workspace)
         public float[] Embedding { get; set; } = [];
     }
 
-    public async Task<int> EmbedAsync(CommandLine cl, Output output, CancellationToken ct)
+    public async Task<int> EmbedAsync(EmbedArgs args, Output output, CancellationToken ct)
     {
-        var run = RunFolder.Open(cl.Value("run")!);
+        var run = RunFolder.Open(args.Run);
+        var dataOptions = Workspace.DataOptions(args.Sets);
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit: false);
-        var spec = DataSpec.Parse(cl.Value("data")!) with { Options = job.DataOptions };
+        var spec = DataSpec.Parse(args.Data) with { Options = Workspace.Merge(job.DataOptions, dataOptions) };
         var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
-        var progress = new Progress("embed", data.Samples.Count);
-        using var features = Probe.Features(model.Parts, data.Samples, device, precision, progress: new Progress<int>(n => progress.Report(n)));
+        using var features = Progress.Run("embed", data.Samples.Count, "samples", p => Probe.Features(model.Parts, data.Samples, device, precision, progress: p.Counter()));
         long dim = features.shape[1];
         var flat = features.contiguous().data<float>().ToArray();
         var rows = data.Samples.Select((s, i) => new EmbeddingRow { Source = s.Source, Label = s.Label, Split = s.Split, Embedding = flat.AsSpan(i * (int)dim, (int)dim).ToArray() }).ToList();
-        string outPath = cl.Value("out")!;
+        string outPath = args.Out;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         await using (var fs = File.Create(outPath + ".tmp")) await ParquetSerializer.SerializeAsync(rows, fs, cancellationToken: ct);
         File.Move(outPath + ".tmp", outPath, true);
@@ -108,17 +120,18 @@ public sealed class EvaluateCommands(Workspace workspace)
         return 0;
     }
 
-    public async Task<int> ReconstructAsync(CommandLine cl, Output output, CancellationToken ct)
+    public async Task<int> ReconstructAsync(ReconstructArgs args, Output output, CancellationToken ct)
     {
-        var run = RunFolder.Open(cl.Value("run")!);
-        var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit: false);
-        int count = cl.Int("count") ?? 8;
+        var run = RunFolder.Open(args.Run);
+        int count = args.Count;
         if (count <= 0) throw new UsageException("--count must be positive");
-        var spec = (cl.Value("data") is { } d ? DataSpec.Parse(d) : job.DataSpec("test")) with { Options = job.DataOptions };
+        var dataOptions = Workspace.DataOptions(args.Sets);
+        var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit: false);
+        var spec = (args.Data is { } d ? DataSpec.Parse(d) : job.DataSpec("test")) with { Options = Workspace.Merge(job.DataOptions, dataOptions) };
         var data = await DataLoading.LoadAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct, limit: count);
         if (data.Samples.Count == 0) throw new CommandException($"{spec} produced no samples");
         if (model.Parts.Renderer is null) throw new CommandException($"recipe {job.Recipe} has no reconstruction renderer");
-        string outPath = cl.Value("out")!;
+        string outPath = args.Out;
         TrainCommand.RenderReconstructions(model, 0, data.Samples, job.Seed, device, precision, outPath, count);
         output.Result(new { run = run.Path, out_path = Path.GetFullPath(outPath), count = data.Samples.Count }, () => $"wrote {outPath}");
         return 0;

@@ -163,12 +163,11 @@ public sealed class FinetuneCommand(Workspace workspace)
             t.Save(last);
             SaveRows(rows, metricsPath);
         }
-        var progress = new Progress("finetune", tuner.TotalSteps);
-        tuner.Run(tuner.TotalSteps, cts.Token, s =>
+        Progress.Run($"finetune {recipe.Name}{(config.FromScratch ? " from scratch" : "")}", tuner.TotalSteps, "steps", progress => tuner.Run(tuner.TotalSteps, cts.Token, s =>
         {
             if (s.Step % o.LogEvery == 0 || s.Step == tuner.TotalSteps)
                 rows.Add(new FineTuneMetricRow { Step = s.Step, Epoch = s.Epoch, Loss = s.Loss, Lr = s.Lr, SamplesPerS = s.SamplesPerSecond, ElapsedS = elapsedBefore + clock.Elapsed.TotalSeconds });
-            progress.Report(s.Step, $"epoch {s.Epoch + 1}/{o.Epochs} loss {s.Loss:F4}");
+            progress.Report(s.Step, $"epoch {s.Epoch + 1}/{o.Epochs} · loss {s.Loss:F4} · {s.SamplesPerSecond:F0} samples/s");
         }, e =>
         {
             rows.Add(new FineTuneMetricRow { Step = e.Step, Epoch = e.Epoch, Loss = e.TrainLoss, ValAccuracy = Nullable(e.ValAccuracy), TestAccuracy = e.TestAccuracy, ElapsedS = elapsedBefore + clock.Elapsed.TotalSeconds });
@@ -176,9 +175,9 @@ public sealed class FinetuneCommand(Workspace workspace)
             Console.Error.WriteLine(line);
             log.AppendLog(line);
             if (ReferenceEquals(tuner.Best, e)) tuner.Save(best);
-        }, Save);
+        }, Save));
         Save(tuner);
-        Plots(rows, folder, $"{recipe.Name} FINETUNE{(config.FromScratch ? " (SCRATCH)" : "")}");
+        Plots(rows, folder, $"{recipe.Name} fine-tune{(config.FromScratch ? " from scratch" : "")}");
 
         bool interrupted = tuner.Step < tuner.TotalSteps;
         if (interrupted)
@@ -186,7 +185,6 @@ public sealed class FinetuneCommand(Workspace workspace)
             Console.Error.WriteLine($"interrupted at step {tuner.Step}; checkpoint written. Continue with: maskwork finetune --resume {folder}");
             log.AppendLog($"interrupted at step {tuner.Step}");
         }
-        else progress.Done();
         var bestEpoch = tuner.Best;
         var lastEpoch = tuner.History.LastOrDefault();
         var result = new JsonObject
@@ -260,12 +258,10 @@ public sealed class FinetuneCommand(Workspace workspace)
     /// <summary>loss.png (train loss per logged step) and accuracy.png (val and test accuracy per epoch).</summary>
     static void Plots(List<FineTuneMetricRow> rows, string folder, string title)
     {
-        var steps = rows.Where(r => r.ValAccuracy is null && r.TestAccuracy is null).Select(r => (r.Step, r.Loss)).ToList();
-        LossPlot.Render(steps, $"{title} LOSS").SavePng(Path.Combine(folder, "loss.png"));
-        var epochs = rows.Where(r => r.TestAccuracy is not null).ToList();
-        // One series until the ScottPlot visuals land: test accuracy per epoch (the val accuracy is in metrics.parquet).
-        LossPlot.Render(epochs.Select(r => ((long)r.Epoch + 1, r.TestAccuracy ?? double.NaN)).ToList(), $"{title} TEST ACCURACY BY EPOCH")
-            .SavePng(Path.Combine(folder, "accuracy.png"));
+        var steps = rows.Where(r => r.ValAccuracy is null && r.TestAccuracy is null).Select(r => new LossPoint(r.Step, r.Loss, r.Lr)).ToList();
+        LossPlot.Save(Path.Combine(folder, "loss.png"), steps, new LossPlotOptions { Title = $"{title}: training loss and learning rate" });
+        var epochs = rows.Where(r => r.TestAccuracy is not null).Select(r => new AccuracyPoint(r.Epoch + 1, r.ValAccuracy ?? double.NaN, r.TestAccuracy ?? double.NaN)).ToList();
+        AccuracyPlot.Save(Path.Combine(folder, "accuracy.png"), epochs, $"{title}: accuracy");
     }
 
     /// <summary>Appends one JSON line (the result, with its kind and time) to the run's evaluations.jsonl.</summary>

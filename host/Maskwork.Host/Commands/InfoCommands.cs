@@ -1,7 +1,12 @@
+using System.ComponentModel;
+using System.Reflection;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Devices;
 using Maskwork.Host.Cli;
+using Spectre.Console;
 using static TorchSharp.torch;
 
 namespace Maskwork.Host.Commands;
@@ -12,29 +17,68 @@ public sealed class InfoCommands(Workspace workspace)
     public int Plugins(Output output)
     {
         var list = workspace.Catalog.Statuses.Select(p => new { id = p.Id, version = p.Version, status = p.Status, reason = p.Reason, path = p.Path, recipes = p.Recipes }).ToList();
-        output.Result(list, () => list.Count == 0
-            ? $"no plugins found in {string.Join(", ", workspace.Catalog.SearchedFolders)}"
-            : string.Join('\n', list.Select(p => $"{p.id,-16} {p.version,-10} {p.status,-12} {(p.reason ?? string.Join(", ", p.recipes))}  [{p.path}]")));
+        output.Result(list);
+        if (list.Count == 0) { output.Line($"no plugins found in {string.Join(", ", workspace.Catalog.SearchedFolders)}"); return 0; }
+        var table = Output.Table("plugin", "version", "status", "recipes, or why it did not load", "folder");
+        foreach (var p in list)
+            table.AddRow(Output.Cell(p.id, "bold"), Output.Cell(p.version), Output.Cell(p.status, p.status == "loaded" ? "green" : "yellow"),
+                Output.Cell(p.reason ?? string.Join(", ", p.recipes)), Output.Cell(p.path, "grey"));
+        output.Show(table);
         return 0;
     }
 
-    public int Recipes(Output output)
+    /// <summary>Every recipe (defaults and what each option means), or one named recipe in full.</summary>
+    public int Recipes(string? name, Output output)
     {
-        var list = workspace.Catalog.Registry.Recipes.Select(r =>
+        var recipes = workspace.Catalog.Registry.Recipes.Where(r => name is null || r.Recipe.Name == name).ToList();
+        if (name is not null && recipes.Count == 0)
+            throw new CommandException($"recipe '{name}' not found. Known recipes: {string.Join(", ", workspace.Catalog.Registry.Recipes.Select(r => r.Recipe.Name).DefaultIfEmpty("none"))}");
+        var list = recipes.Select(r =>
         {
+            var train = OptionsJson.ToJson(r.Recipe.Training);
             var model = OptionsJson.ToJson(r.Recipe.DefaultOptions);
+            var options = new JsonArray(Describe("train", train, r.Recipe.Training.GetType()).Concat(Describe("model", model, r.Recipe.OptionsType))
+                .Select(o => (JsonNode)new JsonObject { ["key"] = o.Key, ["value"] = o.Value?.DeepClone(), ["description"] = o.Description }).ToArray());
             return new JsonObject
             {
                 ["name"] = r.Recipe.Name, ["plugin"] = r.Owner, ["description"] = r.Recipe.Description, ["data"] = r.Recipe.DefaultData,
-                ["train"] = OptionsJson.ToJson(r.Recipe.Training), ["model"] = model,
+                ["train"] = train, ["model"] = model, ["options"] = options,
             };
         }).ToList();
-        output.Result(new JsonArray(list.ToArray<JsonNode?>()), () => string.Join("\n\n", list.Select(r =>
-            $"{r["name"]}  ({r["plugin"]}) — {r["description"]}\n  data: {r["data"]}\n  train: {Flat(r["train"]!.AsObject())}\n  model: {Flat(r["model"]!.AsObject())}")));
+        if (name is null) output.Result(new JsonArray(list.ToArray<JsonNode?>()));
+        else output.Result(list[0]);
+        if (output.Json) return 0;
+
+        if (name is null)
+        {
+            var summary = Output.Table("recipe", "plugin", "what", "default data");
+            foreach (var r in list) summary.AddRow(Output.Cell((string?)r["name"], "bold"), Output.Cell((string?)r["plugin"]), Output.Cell((string?)r["description"]), Output.Cell((string?)r["data"]));
+            output.Show(summary);
+            output.Line("");
+        }
+        foreach (var r in list)
+        {
+            var table = Output.Table("option", "value", "what it does");
+            table.Title = new TableTitle($"[bold]{Markup.Escape((string?)r["name"] ?? "")}[/] — {Markup.Escape((string?)r["description"] ?? "")} (data: {Markup.Escape((string?)r["data"] ?? "")})");
+            foreach (var o in r["options"]!.AsArray())
+                table.AddRow(Output.Cell((string?)o!["key"], "bold"), Output.Cell(o["value"]?.ToJsonString() ?? "null", "cyan"), Output.Cell((string?)o["description"]));
+            output.Show(table);
+        }
+        output.Line("Override any option with --set <option>=<value> (pretrain) or in a job file's \"train\"/\"model\" sections.");
         return 0;
     }
 
-    static string Flat(JsonObject o) => string.Join(", ", o.Select(kv => $"{kv.Key}={kv.Value?.ToJsonString()}"));
+    /// <summary>The options of a record as (train.x / model.x, value, its [Description]) in JSON order.</summary>
+    static IEnumerable<(string Key, JsonNode? Value, string Description)> Describe(string prefix, JsonObject values, Type type)
+    {
+        var byJsonName = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            string jsonName = property.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name ?? JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name);
+            byJsonName[jsonName] = property.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "";
+        }
+        foreach (var (key, value) in values) yield return ($"{prefix}.{key}", value, byJsonName.GetValueOrDefault(key, ""));
+    }
 
     public int Doctor(Output output)
     {
@@ -57,20 +101,24 @@ public sealed class InfoCommands(Workspace workspace)
         bool pluginsOk = plugins.Count > 0 && plugins.All(p => p.Status is "loaded" or "superseded");
         string fashion = Directory.Exists("/usr/share/datasets/fashion-mnist") ? "/usr/share/datasets/fashion-mnist"
             : "missing (apt-get install dataset-fashion-mnist)";
+        string font = Backend.Visuals.Fonts.Path ?? "missing: pictures have no labels (apt-get install fonts-dejavu-core, or set MASKWORK_FONT)";
         var result = new
         {
             backend = $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString(3)}",
             device, native_ok = nativeOk, native_detail = detail, plugins_ok = pluginsOk, threads, bf16,
             plugins = plugins.Select(p => new { id = p.Id, version = p.Version, status = p.Status, reason = p.Reason }).ToList(),
-            fashion_mnist = fashion, plugin_folders = workspace.Catalog.SearchedFolders,
+            fashion_mnist = fashion, plugin_folders = workspace.Catalog.SearchedFolders, font,
         };
-        output.Result(result, () => string.Join('\n',
-            $"backend:   {result.backend}",
-            $"native:    {(nativeOk ? "ok" : "FAILED")} — {detail}",
-            $"device:    {device}; threads {threads}; bf16 {bf16}",
-            $"plugins:   {(pluginsOk ? "ok" : "PROBLEMS")} — {string.Join(", ", plugins.Select(p => $"{p.Id} {p.Version} {p.Status}{(p.Reason is null ? "" : $" ({p.Reason})")}"))}",
-            $"folders:   {string.Join(", ", workspace.Catalog.SearchedFolders)}",
-            $"fashion-mnist: {fashion}"));
+        output.Result(result);
+        var table = Output.Table("check", "result");
+        table.AddRow(Output.Cell("backend"), Output.Cell(result.backend));
+        table.AddRow(Output.Cell("native libraries"), Output.Cell($"{(nativeOk ? "ok" : "FAILED")} — {detail}", nativeOk ? null : "red"));
+        table.AddRow(Output.Cell("device"), Output.Cell($"{device}; threads {threads}; bf16 {bf16}"));
+        table.AddRow(Output.Cell("plugins"), Output.Cell($"{(pluginsOk ? "ok" : "PROBLEMS")} — {string.Join(", ", plugins.Select(p => $"{p.Id} {p.Version} {p.Status}{(p.Reason is null ? "" : $" ({p.Reason})")}"))}", pluginsOk ? null : "yellow"));
+        table.AddRow(Output.Cell("plugin folders"), Output.Cell(string.Join(", ", workspace.Catalog.SearchedFolders)));
+        table.AddRow(Output.Cell("fashion-mnist"), Output.Cell(fashion));
+        table.AddRow(Output.Cell("picture font"), Output.Cell(font));
+        output.Show(table);
         return nativeOk ? 0 : 1;
     }
 }

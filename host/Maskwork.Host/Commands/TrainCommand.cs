@@ -11,26 +11,45 @@ using static TorchSharp.torch;
 
 namespace Maskwork.Host.Commands;
 
+/// <summary>What <c>pretrain</c> is asked for; null means "not given" (the job file, then the recipe decide).</summary>
+public sealed record PretrainArgs
+{
+    public string? Recipe { get; init; }
+    public string? Data { get; init; }
+    public string? Config { get; init; }
+    public int? Steps { get; init; }
+    public int? Batch { get; init; }
+    public string? Device { get; init; }
+    public string? Precision { get; init; }
+    public long? Seed { get; init; }
+    public string? Out { get; init; }
+    /// <summary><c>key=value</c> overrides: train.*, model.*, data.*, seed, device, precision.</summary>
+    public IReadOnlyList<string> Sets { get; init; } = [];
+}
+
+/// <summary>What <c>resume</c> is asked for.</summary>
+public sealed record ResumeArgs(string Run, int? Steps);
+
 /// <summary><c>pretrain</c> and <c>resume</c>: one loop, two ways in.</summary>
 public sealed class TrainCommand(Workspace workspace)
 {
     public const int Interrupted = 130;
 
-    public async Task<int> PretrainAsync(CommandLine cl, Output output, CancellationToken ct)
+    public async Task<int> PretrainAsync(PretrainArgs args, Output output, CancellationToken ct)
     {
-        var (job, recipe) = JobConfig.Resolve(cl, workspace.Catalog);
-        var run = RunFolder.Create(cl.Value("out"), workspace.Options.RunsRoot, recipe.Name);
+        var (job, recipe) = JobConfig.Resolve(args, workspace.Catalog);
+        var run = RunFolder.Create(args.Out, workspace.Options.RunsRoot, recipe.Name);
         job.Save(run.Config);
         run.AppendLog($"pretrain {recipe.Name} data={job.Data} seed={job.Seed} device={job.Device} precision={job.Precision}");
-        return await TrainAsync(run, job, recipe, cl.Int("steps") ?? job.Train.Steps, resume: false, output, ct);
+        return await TrainAsync(run, job, recipe, args.Steps ?? job.Train.Steps, resume: false, output, ct);
     }
 
-    public async Task<int> ResumeAsync(CommandLine cl, Output output, CancellationToken ct)
+    public async Task<int> ResumeAsync(ResumeArgs args, Output output, CancellationToken ct)
     {
-        var run = RunFolder.Open(cl.Value("run")!);
+        var run = RunFolder.Open(args.Run);
         var job = JobConfig.Load(run.Config);
         var recipe = workspace.Recipe(job.Recipe);
-        int stop = cl.Int("steps") ?? job.Train.Steps;
+        int stop = args.Steps ?? job.Train.Steps;
         run.AppendLog($"resume to step {stop}");
         return await TrainAsync(run, job, recipe, stop, resume: true, output, ct);
     }
@@ -64,7 +83,6 @@ public sealed class TrainCommand(Workspace workspace)
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cts.Cancel(); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
 
-        var progress = new Progress("pretrain", stopAt);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double lastLoss = double.NaN, samplesPerSecondSum = 0;
         long timedSteps = 0;
@@ -82,7 +100,7 @@ public sealed class TrainCommand(Workspace workspace)
         string? failure = null;
         try
         {
-            trainer.Run(stopAt, cts.Token, report =>
+            Progress.Run($"pretrain {recipe.Name}", stopAt, "steps", progress => trainer.Run(stopAt, cts.Token, report =>
             {
                 lastLoss = report.Loss;
                 if (report.Step > startStep + 1) { samplesPerSecondSum += report.SamplesPerSecond; timedSteps++; }
@@ -92,15 +110,15 @@ public sealed class TrainCommand(Workspace workspace)
                         Step = report.Step, Loss = report.Loss, Lr = report.Lr, SamplesPerS = report.SamplesPerSecond, GradNorm = report.GradNorm,
                         NonFiniteSteps = trainer.NonFiniteSteps, SkippedSamples = skipped, ElapsedS = clock.Elapsed.TotalSeconds,
                     });
-                progress.Report(report.Step, $"loss {report.Loss:F4} {report.SamplesPerSecond:F0}/s");
-            }, Save);
+                progress.Report(report.Step, $"loss {report.Loss:F4} · {report.SamplesPerSecond:F0} samples/s");
+            }, Save));
         }
         catch (NonFiniteLossException e) { failure = e.Message; }
         catch (InvalidDataFileException e) { failure = $"bad input {e.File}: {e.Reason}"; }
 
         Save(trainer);
-        var losses = metrics.Rows.Select(r => (r.Step, r.Loss)).ToList();
-        LossPlot.Render(losses, $"{recipe.Name} LOSS").SavePng(run.LossPlot);
+        LossPlot.Save(run.LossPlot, metrics.Rows.Select(r => new LossPoint(r.Step, r.Loss, r.Lr)).ToList(),
+            new LossPlotOptions { Title = $"{recipe.Name} on {job.Data}: loss and learning rate" });
         RenderReconstructions(trainer.Model, trainer.Step, data.Samples, job.Seed, device, precision, run.Reconstructions);
         double samplesPerSecond = timedSteps > 0 ? samplesPerSecondSum / timedSteps : 0;
         run.AppendLog($"stopped at step {trainer.Step}, loss {lastLoss:R}, {samplesPerSecond:F1} samples/s, {trainer.NonFiniteSteps} non-finite steps, {skipped} skipped samples, data wait {trainer.DataWaitSeconds:F2}s");
@@ -108,7 +126,6 @@ public sealed class TrainCommand(Workspace workspace)
         if (failure is not null) { run.AppendLog("failed: " + failure); throw new CommandException(failure); }
         bool interrupted = cts.IsCancellationRequested && trainer.Step < stopAt;
         if (interrupted) Console.Error.WriteLine($"interrupted at step {trainer.Step}; checkpoint written. Continue with: maskwork resume --run {run.Path}");
-        else progress.Done();
 
         output.Result(new
         {
@@ -156,8 +173,6 @@ public sealed class TrainCommand(Workspace workspace)
         if (training) model.train();
         if (result.Reconstruction is null) return;
         var (h, w, rgb) = parts.Renderer.Render(tokens, plan, result.Reconstruction, parts.Tokenizer);
-        var canvas = new Canvas(w, h);
-        rgb.CopyTo(canvas.Pixels, 0);
-        canvas.SavePng(path);
+        new RgbImage(w, h, rgb).SavePng(path);
     }
 }

@@ -26,6 +26,27 @@ public sealed class Workspace(IOptions<MaskworkOptions> options, PluginCatalog c
         catch (Exception e) when (e is InvalidOperationException or ArgumentException) { throw new CommandException(e.Message); }
     }
 
+    /// <summary>Reader options from <c>--set data.&lt;name&gt;=&lt;value&gt;</c> (the only kind of --set an evaluation or data verb takes).</summary>
+    public static Dictionary<string, string> DataOptions(IReadOnlyList<string>? sets)
+    {
+        var options = new Dictionary<string, string>();
+        foreach (var s in sets ?? [])
+        {
+            int eq = s.IndexOf('=');
+            if (eq <= 0 || !s.StartsWith("data.", StringComparison.Ordinal)) throw new UsageException($"--set here takes data.<name>=<value>, got '{s}'");
+            options[s[5..eq]] = s[(eq + 1)..];
+        }
+        return options;
+    }
+
+    /// <summary><paramref name="over"/>'s entries over a copy of <paramref name="baseline"/>.</summary>
+    public static Dictionary<string, string> Merge(IReadOnlyDictionary<string, string> baseline, IReadOnlyDictionary<string, string> over)
+    {
+        var merged = new Dictionary<string, string>(baseline);
+        foreach (var (k, v) in over) merged[k] = v;
+        return merged;
+    }
+
     public IRecipe Recipe(string name) => catalog.Registry.Recipe(name) ?? throw new CommandException(
         $"recipe '{name}' is not available: its plugin is missing or failed to load. Plugin folders searched: {string.Join(", ", catalog.SearchedFolders)}. See `maskwork plugins`.");
 

@@ -20,15 +20,20 @@ public static class DataLoading
         var reader = ReaderFor(spec, registry);
         var issues = new DataIssueLog(failFast);
         var samples = new List<Sample>();
-        var progress = new Progress($"{label} {spec}", limit ?? 0);
         try
         {
-            await foreach (var s in reader.ReadAsync(spec, issues, ct))
+            // The total is unknown until the reader is done (a count with a spinner), unless --limit bounds it.
+            await Progress.RunAsync($"{label} {spec}", limit, "samples", async progress =>
             {
-                samples.Add(s);
-                if (samples.Count % 5000 == 0) progress.Report(samples.Count, "samples");
-                if (limit is { } l && samples.Count >= l) break;
-            }
+                await foreach (var s in reader.ReadAsync(spec, issues, ct))
+                {
+                    samples.Add(s);
+                    if (samples.Count % 1000 == 0) progress.Report(samples.Count);
+                    if (limit is { } l && samples.Count >= l) break;
+                }
+                progress.Report(samples.Count);
+                return samples.Count;
+            });
         }
         catch (InvalidDataFileException e) { throw new CommandException($"bad input {e.File}: {e.Reason} (fail-fast is on)"); }
         catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException or ArgumentException) { throw new CommandException(e.Message); }

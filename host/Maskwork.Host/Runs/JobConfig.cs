@@ -1,9 +1,9 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Maskwork.Abstractions;
 using Maskwork.Host.Cli;
+using Maskwork.Host.Commands;
 using Maskwork.Host.Plugins;
 
 namespace Maskwork.Host.Runs;
@@ -43,16 +43,16 @@ public sealed record JobConfig
     }
 
     /// <summary>Resolves a job from recipe defaults, an optional job file, flags and --set overrides.</summary>
-    public static (JobConfig Job, IRecipe Recipe) Resolve(CommandLine cl, PluginCatalog catalog)
+    public static (JobConfig Job, IRecipe Recipe) Resolve(PretrainArgs args, PluginCatalog catalog)
     {
         JsonObject file = [];
-        if (cl.Value("config") is { } configPath)
+        if (args.Config is { } configPath)
         {
             if (!File.Exists(configPath)) throw new CommandException($"job file {configPath} not found");
             try { file = JsonNode.Parse(File.ReadAllText(configPath))?.AsObject() ?? []; }
             catch (JsonException e) { throw new CommandException($"job file {configPath} is not valid JSON: {e.Message}"); }
         }
-        string recipeName = cl.Value("recipe") ?? (string?)file["recipe"] ?? "image/mae";
+        string recipeName = args.Recipe ?? (string?)file["recipe"] ?? "image/mae";
         var recipe = catalog.Registry.Recipe(recipeName) ?? throw new CommandException(
             $"recipe '{recipeName}' not found. Known recipes: {string.Join(", ", catalog.Registry.Recipes.Select(r => r.Recipe.Name).DefaultIfEmpty("none"))}. " +
             $"Plugin folders searched: {string.Join(", ", catalog.SearchedFolders)}. See `maskwork plugins`.");
@@ -67,12 +67,13 @@ public sealed record JobConfig
         if (file["data_options"] is JsonObject fileData) foreach (var (k, v) in fileData) dataOptions[k] = v?.ToString() ?? "";
         foreach (var key in new[] { "data", "seed", "device", "precision" }) if (file[key] is { } v) top[key] = v.DeepClone();
 
-        foreach (var (flag, key) in new[] { ("data", "data"), ("device", "device"), ("precision", "precision") })
-            if (cl.Value(flag) is { } v) top[key] = v;
-        if (cl.Value("seed") is { } seed) top["seed"] = long.TryParse(seed, CultureInfo.InvariantCulture, out var s) ? s : throw new UsageException($"--seed must be an integer, got '{seed}'");
-        if (cl.Int("batch") is { } batch) train["batch"] = batch;
+        if (args.Data is { } data) top["data"] = data;
+        if (args.Device is { } device) top["device"] = device;
+        if (args.Precision is { } precision) top["precision"] = precision;
+        if (args.Seed is { } seed) top["seed"] = seed;
+        if (args.Batch is { } batch) train["batch"] = batch;
 
-        foreach (var assignment in cl.Values("set"))
+        foreach (var assignment in args.Sets)
         {
             int eq = assignment.IndexOf('=');
             if (eq <= 0) throw new UsageException($"--set expects key=value, got '{assignment}'");
@@ -86,7 +87,7 @@ public sealed record JobConfig
         }
 
         var trainOptions = (TrainOptions)Bind(train, typeof(TrainOptions), "train");
-        if (cl.Int("steps") is { } steps && steps > trainOptions.Steps) trainOptions = trainOptions with { Steps = steps };
+        if (args.Steps is { } steps && steps > trainOptions.Steps) trainOptions = trainOptions with { Steps = steps };
         var modelOptions = Bind(model, recipe.OptionsType, "model");
         var merged = new Dictionary<string, string>(recipe.DataOptions(modelOptions));
         foreach (var (k, v) in dataOptions) merged[k] = v;

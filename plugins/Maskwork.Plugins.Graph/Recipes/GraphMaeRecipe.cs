@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Maskwork.Abstractions;
 using Maskwork.Plugins.Graph.Nn;
 using Maskwork.Plugins.Graph.Readers;
@@ -13,31 +14,49 @@ namespace Maskwork.Plugins.Graph.Recipes;
 public sealed record GraphMaeOptions
 {
     /// <summary>Encoder width (heads concatenated); each head is hidden / heads wide.</summary>
+    [Description("encoder width (heads concatenated); each head is hidden / heads wide")]
     public int Hidden { get; init; } = 512;
+    [Description("attention heads per GAT layer")]
     public int Heads { get; init; } = 4;
+    [Description("GAT layers in the encoder")]
     public int Layers { get; init; } = 2;
     /// <summary>prelu, relu, elu, gelu or none.</summary>
+    [Description("activation between layers: prelu, relu, elu, gelu or none")]
     public string Activation { get; init; } = "prelu";
     /// <summary>Dropout on every GAT layer's input (GraphMAE's in_drop).</summary>
+    [Description("dropout on every GAT layer's input")]
     public double InputDropout { get; init; } = 0.2;
+    [Description("dropout on the attention coefficients")]
     public double AttentionDropout { get; init; } = 0.1;
+    [Description("LeakyReLU slope inside GAT's attention scores")]
     public double NegativeSlope { get; init; } = 0.2;
+    [Description("add residual connections around GAT layers")]
     public bool Residual { get; init; }
     /// <summary>none, layernorm or batchnorm (encoder layers only, as in GraphMAE).</summary>
+    [Description("normalisation of encoder layers: none, layernorm or batchnorm")]
     public string Norm { get; init; } = "none";
+    [Description("share of the nodes whose features are masked")]
     public double MaskRate { get; init; } = 0.5;
     /// <summary>Share of masked nodes given a random node's features instead of the [MASK] token.</summary>
+    [Description("share of masked nodes given a random node's features instead of the [MASK] token")]
     public double ReplaceRate { get; init; } = 0.05;
     /// <summary>Exponent α of the scaled cosine error.</summary>
+    [Description("exponent α of the scaled cosine error (higher: focus on hard nodes)")]
     public double Alpha { get; init; } = 3;
     /// <summary>Divide each node's features by their sum (the citation datasets' preprocessing).</summary>
+    [Description("divide each node's features by their sum")]
     public bool NormalizeFeatures { get; init; } = true;
     /// <summary>Drop given self-loops and add one per node.</summary>
+    [Description("drop given self-loops and add one per node")]
     public bool SelfLoops { get; init; } = true;
     /// <summary>Node-feature width; 0 = read it from the job's data when the model is built.</summary>
+    [Description("node-feature width; 0 = read it from the data")]
     public int Features { get; init; }
+    [Description("epochs of the node-level linear probe")]
     public int ProbeEpochs { get; init; } = 300;
+    [Description("learning rate of the node-level linear probe")]
     public double ProbeLr { get; init; } = 0.01;
+    [Description("weight decay of the node-level linear probe")]
     public double ProbeWeightDecay { get; init; } = 1e-4;
 
     /// <summary>GraphMAE's CiteSeer entry: 2 heads, replace rate 0.1, α = 1, probe weight decay 0.01.</summary>

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Masking;
@@ -11,20 +12,33 @@ namespace Maskwork.Plugins.Image.Recipes;
 public sealed record ImageMaeOptions
 {
     /// <summary>Square input side; readers resize/crop to it.</summary>
+    [Description("square input side in pixels; readers resize and crop to it")]
     public int Size { get; init; } = 28;
     /// <summary>1 (grey) or 3 (RGB); readers convert to it.</summary>
+    [Description("1 (grey) or 3 (RGB); readers convert to it")]
     public int Channels { get; init; } = 1;
+    [Description("patch side in pixels: each patch is one token")]
     public int Patch { get; init; } = 7;
+    [Description("per-channel mean the tokenizer subtracts")]
     public float[] Mean { get; init; } = [0.2860f];
+    [Description("per-channel standard deviation the tokenizer divides by")]
     public float[] Std { get; init; } = [0.3530f];
+    [Description("encoder width (token embedding size)")]
     public int EncoderDim { get; init; } = 128;
+    [Description("encoder transformer blocks")]
     public int EncoderDepth { get; init; } = 6;
+    [Description("attention heads per encoder block")]
     public int EncoderHeads { get; init; } = 4;
+    [Description("decoder width")]
     public int DecoderDim { get; init; } = 64;
+    [Description("decoder transformer blocks")]
     public int DecoderDepth { get; init; } = 2;
+    [Description("attention heads per decoder block")]
     public int DecoderHeads { get; init; } = 4;
+    [Description("share of the patches hidden from the encoder")]
     public double MaskRatio { get; init; } = 0.6;
     /// <summary>Predict per-patch normalised pixels (MAE's norm-pix loss).</summary>
+    [Description("predict per-patch normalised pixels (MAE's norm-pix loss)")]
     public bool NormPix { get; init; } = true;
 }
 

@@ -19,21 +19,22 @@ public sealed class ImageRenderer(int scale = 3) : IReconstructionRenderer
         var masked = original * (1 - pixelMask) + 0.5 * pixelMask;
         var pasted = original * (1 - pixelMask) + recon * pixelMask;
 
-        long b = original.shape[0], c = original.shape[1], h = original.shape[2], w = original.shape[3];
-        int gap = 4, cellW = (int)w * scale, cellH = (int)h * scale;
-        var canvas = new Canvas(3 * cellW + 4 * gap, (int)b * (cellH + gap) + gap + 12, (255, 255, 255));
-        canvas.Text(gap, 2, "INPUT", (0, 0, 0));
-        canvas.Text(gap * 2 + cellW, 2, "MASKED", (0, 0, 0));
-        canvas.Text(gap * 3 + 2 * cellW, 2, "RECON", (0, 0, 0));
+        long b = original.shape[0];
+        double hidden = plan.Masked.shape[1] / (double)tokens.TokenCount;
+        var sheet = new Sheet((int)b, 3) { Scale = scale };
+        sheet.ColumnLabels[0] = "input";
+        sheet.ColumnLabels[1] = $"masked ({hidden:P0} hidden)";
+        sheet.ColumnLabels[2] = "reconstruction";
         var columns = new[] { original, masked, pasted };
         for (int i = 0; i < b; i++)
-            for (int col = 0; col < 3; col++)
-            {
-                var img = columns[col][i];
-                var rgb = (c == 1 ? img.expand(3, h, w) : img).permute(1, 2, 0).mul(255).round().to_type(ScalarType.Byte).contiguous();
-                canvas.Blit(gap + col * (cellW + gap), 12 + gap + i * (cellH + gap), (int)w, (int)h, rgb.bytes.ToArray(), scale);
-            }
-        return (canvas.Height, canvas.Width, canvas.Pixels);
+        {
+            sheet.RowLabels[i] = $"#{i + 1}";
+            for (int col = 0; col < 3; col++) sheet[i, col] = RgbImage.FromTensor(columns[col][i]);
+        }
+        sheet.Legend.Add(new LegendEntry("hidden from the encoder", Color.MaskGrey));
+        sheet.Legend.Add(new LegendEntry("reconstruction: predicted masked patches, visible patches copied"));
+        var picture = sheet.Render();
+        return (picture.Height, picture.Width, picture.Pixels);
     }
 
     // Detokenize also un-normalises; undo that for a 0/1 mask by detokenising zeros and subtracting.

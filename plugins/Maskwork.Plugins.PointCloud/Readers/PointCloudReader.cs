@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Data;
+using Maskwork.Formats.Geometry;
 
 namespace Maskwork.Plugins.PointCloud.Readers;
 
@@ -78,7 +79,7 @@ public sealed class PointCloudReader : IDatasetReader
                 _ => KittiFormat.Read(file, bytes),
             };
         }
-        catch (InvalidDataFileException) { throw; }
+        catch (GeometryFormatException e) { throw new InvalidDataFileException(e.File, e.Reason, e); }
         catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException or FormatException or InvalidDataException)
         {
             // A parser bug must still name the file, never crash the run.

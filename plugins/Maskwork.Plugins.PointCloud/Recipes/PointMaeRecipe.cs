@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Masking;
@@ -11,24 +12,39 @@ namespace Maskwork.Plugins.PointCloud.Recipes;
 public sealed record PointMaeOptions
 {
     /// <summary>Points per cloud after resampling (and per mesh sampled from OFF files).</summary>
+    [Description("points per cloud after resampling (and per mesh sampled from OFF files)")]
     public int Points { get; init; } = 1024;
     /// <summary>Groups G (FPS centres) per cloud: the tokens.</summary>
+    [Description("groups per cloud (farthest-point-sampled centres): the tokens")]
     public int Groups { get; init; } = 64;
     /// <summary>Points K per group (kNN of each centre).</summary>
+    [Description("points per group (each centre's k nearest neighbours)")]
     public int GroupSize { get; init; } = 32;
+    [Description("share of the groups hidden from the encoder")]
     public double MaskRatio { get; init; } = 0.6;
+    [Description("encoder width (token embedding size)")]
     public int EncoderDim { get; init; } = 192;
+    [Description("encoder transformer blocks")]
     public int EncoderDepth { get; init; } = 6;
+    [Description("attention heads per encoder block")]
     public int EncoderHeads { get; init; } = 4;
+    [Description("decoder width")]
     public int DecoderDim { get; init; } = 192;
+    [Description("decoder transformer blocks")]
     public int DecoderDepth { get; init; } = 2;
+    [Description("attention heads per decoder block")]
     public int DecoderHeads { get; init; } = 4;
     /// <summary>Axis rotations turn about: 0 = x, 1 = y (ShapeNet, ModelNet), 2 = z (KITTI, image points).</summary>
+    [Description("axis rotations turn about: 0 = x, 1 = y (ShapeNet, ModelNet), 2 = z (KITTI, image points)")]
     public int UpAxis { get; init; } = 2;
     /// <summary>Training rotation range about the up axis in ± degrees; 0 disables.</summary>
+    [Description("training rotation about the up axis, ± degrees; 0 disables")]
     public double RotateDegrees { get; init; } = 180;
+    [Description("smallest random training scale per axis")]
     public double ScaleMin { get; init; } = 0.8;
+    [Description("largest random training scale per axis")]
     public double ScaleMax { get; init; } = 1.25;
+    [Description("standard deviation of the training jitter added to each point")]
     public double JitterSigma { get; init; } = 0.01;
 }
 

@@ -5,14 +5,14 @@ using static TorchSharp.torch;
 namespace Maskwork.Plugins.PointCloud.Recipes;
 
 /// <summary>
-/// Reconstruction pictures of point clouds: one row per sample; columns INPUT (the normalised cloud),
-/// VISIBLE (the groups the encoder saw, masked centres as grey marks) and RECON (visible groups in
-/// grey, predicted masked groups in colour), each from two views: an oblique one orbiting the up
-/// axis, and one looking down it. Depth-sorted dots, darker when nearer.
+/// Reconstruction pictures of point clouds: one row per sample; columns input (the normalised cloud),
+/// visible (the groups the encoder saw, masked centres as grey marks) and reconstruction (visible
+/// groups in grey, predicted masked groups in colour), each from two views: an oblique one orbiting
+/// the up axis, and one looking down it. Depth-sorted dots, lighter when farther.
 /// </summary>
 public sealed class PointRenderer(int upAxis = 2, int cell = 112, int maxRows = 8) : IReconstructionRenderer
 {
-    static readonly (byte, byte, byte) Ink = (40, 40, 40), Faint = (190, 190, 190), Visible = (30, 90, 200), Predicted = (220, 60, 30);
+    static readonly Color Ink = new(40, 40, 40), Faint = new(190, 190, 190), Visible = new(30, 90, 200), Predicted = new(220, 60, 30), Paper = new(246, 246, 246);
 
     public (int Height, int Width, byte[] Rgb) Render(TokenBatch tokens, MaskPlan plan, Tensor reconstruction, ITokenizer tokenizer)
     {
@@ -27,11 +27,11 @@ public sealed class PointRenderer(int upAxis = 2, int cell = 112, int maxRows = 
         var maskedIdx = plan.Masked.cpu();
         var centres = positions.cpu().to_type(ScalarType.Float32);
 
-        string[] titles = ["INPUT", "VISIBLE", "RECON"];
-        int gap = 4, top = 14, views = 2;
-        int width = gap + titles.Length * (views * (cell + gap) + gap), height = top + (int)b * (cell + gap) + gap;
-        var canvas = new Canvas(width, height, (255, 255, 255));
-        for (int col = 0; col < titles.Length; col++) canvas.Text(gap + col * (views * (cell + gap) + gap), 3, titles[col], (0, 0, 0));
+        string[] titles = ["input", "visible", "reconstruction"];
+        string[] views = ["oblique", "top"];
+        var sheet = new Sheet((int)b, titles.Length * views.Length);
+        for (int col = 0; col < titles.Length; col++)
+            for (int v = 0; v < views.Length; v++) sheet.ColumnLabels[col * views.Length + v] = $"{titles[col]}, {views[v]}";
 
         for (int i = 0; i < b; i++)
         {
@@ -41,30 +41,33 @@ public sealed class PointRenderer(int upAxis = 2, int cell = 112, int maxRows = 
             var visibleLayer = vis.SelectMany(j => Points(groups[i][j], Visible)).Concat(msk.SelectMany(j => Points(centres[i][j].unsqueeze(0), Faint))).ToList();
             var reconLayer = vis.SelectMany(j => Points(groups[i][j], Faint)).Concat(msk.SelectMany(j => Points(recon[i][j], Predicted))).ToList();
             var layers = new[] { input, visibleLayer, reconLayer };
+            sheet.RowLabels[i] = $"#{i + 1}";
             for (int col = 0; col < layers.Length; col++)
-                for (int v = 0; v < views; v++)
-                {
-                    int x0 = gap + col * (views * (cell + gap) + gap) + v * (cell + gap), y0 = top + i * (cell + gap);
-                    canvas.Fill(x0, y0, cell, cell, (246, 246, 246));
-                    Draw(canvas, layers[col], x0, y0, oblique: v == 0);
-                }
+                for (int v = 0; v < views.Length; v++)
+                    sheet[i, col * views.Length + v] = Views.Dots(cell, Project(layers[col], oblique: v == 0), Paper);
         }
-        return (canvas.Height, canvas.Width, canvas.Pixels);
+        sheet.Legend.Add(new LegendEntry("input points", Ink));
+        sheet.Legend.Add(new LegendEntry("visible groups", Visible));
+        sheet.Legend.Add(new LegendEntry("masked centres / visible context", Faint));
+        sheet.Legend.Add(new LegendEntry("predicted masked groups", Predicted));
+        var picture = sheet.Render();
+        return (picture.Height, picture.Width, picture.Pixels);
     }
 
-    static List<(float X, float Y, float Z, (byte R, byte G, byte B) C)> Points(Tensor xyz, (byte, byte, byte) colour)
+    static List<(float X, float Y, float Z, Color C)> Points(Tensor xyz, Color colour)
     {
         var data = xyz.contiguous().data<float>().ToArray();
-        var list = new List<(float, float, float, (byte, byte, byte))>(data.Length / 3);
+        var list = new List<(float, float, float, Color)>(data.Length / 3);
         for (int i = 0; i + 2 < data.Length; i += 3) list.Add((data[i], data[i + 1], data[i + 2], colour));
         return list;
     }
 
-    void Draw(Canvas canvas, List<(float X, float Y, float Z, (byte R, byte G, byte B) C)> points, int x0, int y0, bool oblique)
+    /// <summary>Projects to the view plane, far to near, farther points lighter.</summary>
+    IEnumerable<Dot> Project(List<(float X, float Y, float Z, Color C)> points, bool oblique)
     {
         int a1 = (upAxis + 1) % 3, a2 = (upAxis + 2) % 3;
         const double yaw = 0.6, pitch = 0.45;
-        var projected = new List<(double Sx, double Sy, double Depth, (byte R, byte G, byte B) C)>(points.Count);
+        var projected = new List<(double Sx, double Sy, double Depth, Color C)>(points.Count);
         foreach (var p in points)
         {
             float[] v = [p.X, p.Y, p.Z];
@@ -79,15 +82,7 @@ public sealed class PointRenderer(int upAxis = 2, int cell = 112, int maxRows = 
             else { sx = right; sy = forward; depth = -up; }
             projected.Add((sx, sy, depth, p.C));
         }
-        double half = cell / 2.0, scale = half * 0.85;
-        foreach (var (sx, sy, depth, c) in projected.OrderByDescending(q => q.Depth))
-        {
-            if (!double.IsFinite(sx) || !double.IsFinite(sy)) continue;
-            double shade = Math.Clamp(0.35 * (depth + 1), 0, 0.6); // farther → lighter
-            var tone = ((byte)(c.R + (255 - c.R) * shade), (byte)(c.G + (255 - c.G) * shade), (byte)(c.B + (255 - c.B) * shade));
-            int px = (int)Math.Round(x0 + half + sx * scale), py = (int)Math.Round(y0 + half - sy * scale);
-            if (px < x0 || py < y0 || px >= x0 + cell - 1 || py >= y0 + cell - 1) continue;
-            canvas.Fill(px, py, 2, 2, tone);
-        }
+        return projected.OrderByDescending(q => q.Depth)
+            .Select(q => new Dot((float)q.Sx, (float)q.Sy, q.C.Mix(Color.White, Math.Clamp(0.35 * (q.Depth + 1), 0, 0.6))));
     }
 }

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Masking;
@@ -14,24 +15,37 @@ namespace Company.Signals.Recipes;
 public sealed record SignalMaeOptions
 {
     /// <summary>Steps per window; the reader cuts windows of this length.</summary>
+    [Description("steps per window; the reader cuts windows of this length")]
     public int Length { get; init; } = 128;
     /// <summary>Channels per step (numeric columns of the series).</summary>
+    [Description("channels per step (numeric columns of the series)")]
     public int Channels { get; init; } = 1;
     /// <summary>Steps per token.</summary>
+    [Description("steps per token")]
     public int Patch { get; init; } = 8;
     /// <summary>Per-channel normalisation applied by the tokenizer (one value = every channel).</summary>
+    [Description("per-channel mean the tokenizer subtracts (one value = every channel)")]
     public float[] Mean { get; init; } = [0f];
     /// <summary>Per-channel standard deviation (one value = every channel).</summary>
+    [Description("per-channel standard deviation the tokenizer divides by (one value = every channel)")]
     public float[] Std { get; init; } = [1f];
+    [Description("encoder width (token embedding size)")]
     public int EncoderDim { get; init; } = 64;
+    [Description("encoder transformer blocks")]
     public int EncoderDepth { get; init; } = 4;
+    [Description("attention heads per encoder block")]
     public int EncoderHeads { get; init; } = 4;
+    [Description("decoder width")]
     public int DecoderDim { get; init; } = 32;
+    [Description("decoder transformer blocks")]
     public int DecoderDepth { get; init; } = 1;
+    [Description("attention heads per decoder block")]
     public int DecoderHeads { get; init; } = 4;
     /// <summary>Share of the patches hidden from the encoder.</summary>
+    [Description("share of the patches hidden from the encoder")]
     public double MaskRatio { get; init; } = 0.5;
     /// <summary>Predict per-patch normalised values (MAE's norm-pix loss) instead of the raw ones.</summary>
+    [Description("predict per-patch normalised values (MAE's norm-pix loss) instead of the raw ones")]
     public bool NormPix { get; init; }
 }
 

@@ -1,6 +1,5 @@
-using Maskwork.Abstractions;
 
-namespace Maskwork.Plugins.PointCloud.Readers;
+namespace Maskwork.Formats.Geometry;
 
 /// <summary>
 /// XYZ text: one point per line, whitespace- or comma-separated, <c>#</c> comments. Three columns are
@@ -18,13 +17,13 @@ public static class XyzFormat
             var t = text.Split([' ', '\t', '\r', ','], StringSplitOptions.RemoveEmptyEntries);
             if (width < 0)
             {
-                if (t.Length is not (3 or 4 or 6 or 7)) throw new InvalidDataFileException(file, $"line {number} has {t.Length} columns (3, 4, 6 or 7 expected)");
+                if (t.Length is not (3 or 4 or 6 or 7)) throw new GeometryFormatException(file, $"line {number} has {t.Length} columns (3, 4, 6 or 7 expected)");
                 width = t.Length;
             }
-            else if (t.Length != width) throw new InvalidDataFileException(file, $"line {number} has {t.Length} columns where earlier lines have {width}");
+            else if (t.Length != width) throw new GeometryFormatException(file, $"line {number} has {t.Length} columns where earlier lines have {width}");
             foreach (var token in t) values.Add(Parsing.Float(file, token, $"line {number}"));
         }
-        if (width < 0) throw new InvalidDataFileException(file, "no points in the file");
+        if (width < 0) throw new GeometryFormatException(file, "no points in the file");
         var array = values.ToArray();
         Parsing.RequireFinite(file, array, width);
         string[] columns = width switch
@@ -46,8 +45,8 @@ public static class KittiFormat
 {
     public static PointCloudData Read(string file, byte[] bytes)
     {
-        if (bytes.Length == 0) throw new InvalidDataFileException(file, "empty file");
-        if (bytes.Length % 16 != 0) throw new InvalidDataFileException(file, $"{bytes.Length} bytes is not a whole number of 16-byte (x, y, z, reflectance) records (truncated?)");
+        if (bytes.Length == 0) throw new GeometryFormatException(file, "empty file");
+        if (bytes.Length % 16 != 0) throw new GeometryFormatException(file, $"{bytes.Length} bytes is not a whole number of 16-byte (x, y, z, reflectance) records (truncated?)");
         var values = new float[bytes.Length / 4];
         for (int i = 0; i < values.Length; i++) values[i] = System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * 4));
         Parsing.RequireFinite(file, values, 4);

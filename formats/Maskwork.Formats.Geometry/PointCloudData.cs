@@ -1,7 +1,6 @@
 using System.Text;
-using Maskwork.Abstractions;
 
-namespace Maskwork.Plugins.PointCloud.Readers;
+namespace Maskwork.Formats.Geometry;
 
 /// <summary>
 /// One decoded cloud: <see cref="Points"/> rows of <see cref="Columns"/> floats, row-major. Columns
@@ -24,26 +23,6 @@ public sealed record PointCloudData(float[] Values, int Points, string[] Columns
     public static readonly string[] Xyz = ["x", "y", "z"];
 }
 
-/// <summary>Settings every point format may use; from <see cref="DataSpec.Options"/>.</summary>
-/// <param name="MeshPoints">Points sampled from each mesh (OFF).</param>
-/// <param name="Seed">Seed of mesh sampling (mixed with the file name, so files differ but runs repeat).</param>
-public sealed record PointReadOptions(int MeshPoints = 1024, int Seed = 0)
-{
-    public static PointReadOptions From(DataSpec spec)
-    {
-        int points = Parse(spec, "mesh_points", 1024), seed = Parse(spec, "seed", 0);
-        if (points <= 0) throw new ArgumentException($"data.mesh_points must be positive, got {points}");
-        return new PointReadOptions(points, seed);
-    }
-
-    static int Parse(DataSpec spec, string key, int fallback)
-    {
-        string text = spec.Option(key, fallback.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int v)
-            ? v : throw new ArgumentException($"data.{key} must be an integer, got '{text}'");
-    }
-}
-
 /// <summary>Small parsing helpers shared by the formats.</summary>
 static class Parsing
 {
@@ -54,24 +33,24 @@ static class Parsing
         int pos = 0;
         while (true)
         {
-            if (pos >= bytes.Length) throw new InvalidDataFileException(file, "the header ends before its last line (truncated or not this format)");
+            if (pos >= bytes.Length) throw new GeometryFormatException(file, "the header ends before its last line (truncated or not this format)");
             int end = Array.IndexOf(bytes, (byte)'\n', pos);
             if (end < 0) end = bytes.Length;
             var line = Encoding.ASCII.GetString(bytes, pos, end - pos).TrimEnd('\r');
             pos = Math.Min(bytes.Length, end + 1);
             lines.Add(line);
             if (isLast(line.Trim())) return (lines, pos);
-            if (lines.Count > maxLines) throw new InvalidDataFileException(file, $"no end of header within {maxLines} lines");
+            if (lines.Count > maxLines) throw new GeometryFormatException(file, $"no end of header within {maxLines} lines");
         }
     }
 
     public static float Float(string file, string token, string where) =>
         float.TryParse(token, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float v)
-            ? v : throw new InvalidDataFileException(file, $"'{Shorten(token)}' is not a number ({where})");
+            ? v : throw new GeometryFormatException(file, $"'{Shorten(token)}' is not a number ({where})");
 
     public static int Int(string file, string token, string where) =>
         int.TryParse(token, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int v)
-            ? v : throw new InvalidDataFileException(file, $"'{Shorten(token)}' is not an integer ({where})");
+            ? v : throw new GeometryFormatException(file, $"'{Shorten(token)}' is not an integer ({where})");
 
     static string Shorten(string s) => s.Length > 24 ? s[..24] + "…" : s;
 
@@ -84,7 +63,7 @@ static class Parsing
     {
         for (int i = 0; i < values.Length; i++)
             if (!float.IsFinite(values[i]) && i % width < 3)
-                throw new InvalidDataFileException(file, $"point {i / width} has a non-finite coordinate");
+                throw new GeometryFormatException(file, $"point {i / width} has a non-finite coordinate");
     }
 
     /// <summary>An ASCII text body as lines without comments and blanks, each with its 1-based line number.</summary>

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using Maskwork.Abstractions;
 
-namespace Maskwork.Plugins.PointCloud.Readers;
+namespace Maskwork.Formats.Geometry;
 
 /// <summary>
 /// PLY (Stanford polygon format): <c>ascii 1.0</c>, <c>binary_little_endian 1.0</c> and
@@ -26,7 +25,7 @@ public static class PlyFormat
         "uint" or "uint32" => Kind.UInt32,
         "float" or "float32" => Kind.Float32,
         "double" or "float64" => Kind.Float64,
-        _ => throw new InvalidDataFileException(file, $"unknown PLY property type '{t}'"),
+        _ => throw new GeometryFormatException(file, $"unknown PLY property type '{t}'"),
     };
 
     static int Size(Kind k) => k switch
@@ -40,7 +39,7 @@ public static class PlyFormat
     public static PointCloudData Read(string file, byte[] bytes)
     {
         if (bytes.Length < 4 || bytes[0] != 'p' || bytes[1] != 'l' || bytes[2] != 'y' || (bytes[3] != '\n' && bytes[3] != '\r'))
-            throw new InvalidDataFileException(file, "not a PLY file (it must start with the line 'ply')");
+            throw new GeometryFormatException(file, "not a PLY file (it must start with the line 'ply')");
         var (lines, offset) = Parsing.HeaderLines(file, bytes, l => l == "end_header");
         string? format = null;
         var elements = new List<Element>();
@@ -51,12 +50,12 @@ public static class PlyFormat
             switch (t[0])
             {
                 case "format" when t.Length >= 3:
-                    if (t[2] != "1.0") throw new InvalidDataFileException(file, $"PLY version {t[2]} is not supported (1.0 is)");
+                    if (t[2] != "1.0") throw new GeometryFormatException(file, $"PLY version {t[2]} is not supported (1.0 is)");
                     format = t[1];
                     break;
                 case "element" when t.Length == 3:
                     int count = Parsing.Int(file, t[2], $"header line {i + 1}");
-                    if (count < 0) throw new InvalidDataFileException(file, $"element {t[1]} has a negative count");
+                    if (count < 0) throw new GeometryFormatException(file, $"element {t[1]} has a negative count");
                     elements.Add(new Element(t[1], count, []));
                     break;
                 case "property" when elements.Count > 0 && t.Length == 3:
@@ -66,22 +65,22 @@ public static class PlyFormat
                     elements[^1].Properties.Add(new Property(t[4], ParseKind(file, t[3]), ParseKind(file, t[2])));
                     break;
                 default:
-                    throw new InvalidDataFileException(file, $"malformed PLY header line {i + 1}: '{lines[i].Trim()}'");
+                    throw new GeometryFormatException(file, $"malformed PLY header line {i + 1}: '{lines[i].Trim()}'");
             }
         }
         if (format is not ("ascii" or "binary_little_endian" or "binary_big_endian"))
-            throw new InvalidDataFileException(file, format is null ? "PLY header has no format line" : $"unknown PLY format '{format}'");
+            throw new GeometryFormatException(file, format is null ? "PLY header has no format line" : $"unknown PLY format '{format}'");
         int vertexIndex = elements.FindIndex(e => e.Name == "vertex");
-        if (vertexIndex < 0) throw new InvalidDataFileException(file, "PLY file has no 'vertex' element");
+        if (vertexIndex < 0) throw new GeometryFormatException(file, "PLY file has no 'vertex' element");
         var vertex = elements[vertexIndex];
-        if (vertex.Count == 0) throw new InvalidDataFileException(file, "PLY file has no vertices");
+        if (vertex.Count == 0) throw new GeometryFormatException(file, "PLY file has no vertices");
 
         // Which property feeds which output column.
         var names = vertex.Properties.Select(p => p.Name).ToList();
         foreach (var axis in PointCloudData.Xyz)
-            if (!names.Contains(axis)) throw new InvalidDataFileException(file, $"PLY vertex element has no '{axis}' property");
+            if (!names.Contains(axis)) throw new GeometryFormatException(file, $"PLY vertex element has no '{axis}' property");
         if (vertex.Properties.Any(p => p.ListCount is not null && names.IndexOf(p.Name) >= 0 && IsWanted(p.Name)))
-            throw new InvalidDataFileException(file, "PLY vertex coordinates must be scalar properties");
+            throw new GeometryFormatException(file, "PLY vertex coordinates must be scalar properties");
         var columns = new List<string>(PointCloudData.Xyz);
         if (new[] { "nx", "ny", "nz" }.All(names.Contains)) columns.AddRange(["nx", "ny", "nz"]);
         if (new[] { "red", "green", "blue" }.All(names.Contains)) columns.AddRange(["r", "g", "b"]);
@@ -90,7 +89,7 @@ public static class PlyFormat
 
         int width = columns.Count;
         var values = new float[(long)vertex.Count * width > int.MaxValue
-            ? throw new InvalidDataFileException(file, $"{vertex.Count} vertices are too many")
+            ? throw new GeometryFormatException(file, $"{vertex.Count} vertices are too many")
             : vertex.Count * width];
         if (format == "ascii") ReadAscii(file, bytes, offset, lines.Count + 1, elements, vertexIndex, target, colour, values, width);
         else ReadBinary(file, bytes, offset, format == "binary_big_endian", elements, vertexIndex, target, colour, values, width);
@@ -118,20 +117,20 @@ public static class PlyFormat
             for (int row = 0; row < element.Count; row++)
             {
                 if (!lines.MoveNext())
-                    throw new InvalidDataFileException(file, $"the file ends after {row} of {element.Count} '{element.Name}' rows (truncated)");
+                    throw new GeometryFormatException(file, $"the file ends after {row} of {element.Count} '{element.Name}' rows (truncated)");
                 var (number, text) = lines.Current;
                 var t = Parsing.Tokens(text);
                 if (e < vertexIndex) continue; // skipped element: one row per line
                 if (t.Length < element.Properties.Count)
-                    throw new InvalidDataFileException(file, $"line {number} has {t.Length} values where {element.Properties.Count} vertex properties were declared");
+                    throw new GeometryFormatException(file, $"line {number} has {t.Length} values where {element.Properties.Count} vertex properties were declared");
                 for (int p = 0, k = 0; p < element.Properties.Count; p++)
                 {
                     var prop = element.Properties[p];
-                    if (k >= t.Length) throw new InvalidDataFileException(file, $"line {number} has too few values for its vertex properties");
+                    if (k >= t.Length) throw new GeometryFormatException(file, $"line {number} has too few values for its vertex properties");
                     if (prop.ListCount is not null)
                     {
                         int n = Parsing.Int(file, t[k], $"line {number}");
-                        if (n < 0) throw new InvalidDataFileException(file, $"line {number} has a negative list length");
+                        if (n < 0) throw new GeometryFormatException(file, $"line {number} has a negative list length");
                         k += 1 + n;
                         continue;
                     }
@@ -149,7 +148,7 @@ public static class PlyFormat
         double Next(Kind k)
         {
             int size = Size(k);
-            if (pos + size > bytes.Length) throw new InvalidDataFileException(file, $"the binary body ends at byte {bytes.Length} before all declared elements were read (truncated)");
+            if (pos + size > bytes.Length) throw new GeometryFormatException(file, $"the binary body ends at byte {bytes.Length} before all declared elements were read (truncated)");
             var s = bytes.AsSpan(pos, size);
             pos += size;
             return k switch
@@ -174,9 +173,9 @@ public static class PlyFormat
                     if (prop.ListCount is { } countKind)
                     {
                         double n = Next(countKind);
-                        if (n < 0 || n > 1 << 20) throw new InvalidDataFileException(file, $"a '{prop.Name}' list claims {n} entries");
+                        if (n < 0 || n > 1 << 20) throw new GeometryFormatException(file, $"a '{prop.Name}' list claims {n} entries");
                         long skip = (long)n * Size(prop.Type);
-                        if (pos + skip > bytes.Length) throw new InvalidDataFileException(file, "the binary body ends inside a list (truncated)");
+                        if (pos + skip > bytes.Length) throw new GeometryFormatException(file, "the binary body ends inside a list (truncated)");
                         pos += (int)skip;
                         continue;
                     }

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using Maskwork.Abstractions;
 
-namespace Maskwork.Plugins.PointCloud.Readers;
+namespace Maskwork.Formats.Geometry;
 
 /// <summary>
 /// PCL's PCD format, versions 0.5–0.7: <c>DATA ascii</c>, <c>binary</c> (row-major records) and
@@ -26,36 +25,36 @@ public static class PcdFormat
             var t = Parsing.Tokens(lines[i]);
             if (t.Length == 0 || t[0].StartsWith('#')) continue;
             if (t[0] is not ("VERSION" or "FIELDS" or "SIZE" or "TYPE" or "COUNT" or "WIDTH" or "HEIGHT" or "VIEWPOINT" or "POINTS" or "DATA"))
-                throw new InvalidDataFileException(file, $"unknown PCD header entry '{t[0]}' on line {i + 1} (not a PCD file?)");
+                throw new GeometryFormatException(file, $"unknown PCD header entry '{t[0]}' on line {i + 1} (not a PCD file?)");
             header[t[0]] = t[1..];
         }
-        string[] Need(string key) => header.TryGetValue(key, out var v) && v.Length > 0 ? v : throw new InvalidDataFileException(file, $"PCD header has no {key} line");
+        string[] Need(string key) => header.TryGetValue(key, out var v) && v.Length > 0 ? v : throw new GeometryFormatException(file, $"PCD header has no {key} line");
         var names = Need("FIELDS");
         var sizes = Need("SIZE");
         var types = Need("TYPE");
         var counts = header.TryGetValue("COUNT", out var c) ? c : Enumerable.Repeat("1", names.Length).ToArray();
         if (sizes.Length != names.Length || types.Length != names.Length || counts.Length != names.Length)
-            throw new InvalidDataFileException(file, $"PCD header lists {names.Length} FIELDS but {sizes.Length} SIZE, {types.Length} TYPE and {counts.Length} COUNT entries");
+            throw new GeometryFormatException(file, $"PCD header lists {names.Length} FIELDS but {sizes.Length} SIZE, {types.Length} TYPE and {counts.Length} COUNT entries");
         var fields = new Field[names.Length];
         for (int f = 0; f < names.Length; f++)
         {
             int size = Parsing.Int(file, sizes[f], "SIZE"), count = Parsing.Int(file, counts[f], "COUNT");
             char type = types[f].Length == 1 ? types[f][0] : '?';
             bool valid = type switch { 'F' => size is 4 or 8, 'I' or 'U' => size is 1 or 2 or 4 or 8, _ => false };
-            if (!valid || count <= 0) throw new InvalidDataFileException(file, $"PCD field '{names[f]}' has an invalid SIZE/TYPE/COUNT ({sizes[f]} {types[f]} {counts[f]})");
+            if (!valid || count <= 0) throw new GeometryFormatException(file, $"PCD field '{names[f]}' has an invalid SIZE/TYPE/COUNT ({sizes[f]} {types[f]} {counts[f]})");
             fields[f] = new Field(names[f], size, type, count);
         }
         int width = Parsing.Int(file, Need("WIDTH")[0], "WIDTH"), height = header.TryGetValue("HEIGHT", out var h) && h.Length > 0 ? Parsing.Int(file, h[0], "HEIGHT") : 1;
-        if (width <= 0 || height <= 0) throw new InvalidDataFileException(file, $"PCD WIDTH {width} × HEIGHT {height} is empty");
+        if (width <= 0 || height <= 0) throw new GeometryFormatException(file, $"PCD WIDTH {width} × HEIGHT {height} is empty");
         long declared = (long)width * height;
         if (header.TryGetValue("POINTS", out var p) && p.Length > 0 && Parsing.Int(file, p[0], "POINTS") != declared)
-            throw new InvalidDataFileException(file, $"PCD POINTS {p[0]} disagrees with WIDTH × HEIGHT = {declared}");
-        if (declared > 100_000_000) throw new InvalidDataFileException(file, $"PCD declares {declared} points (too many)");
+            throw new GeometryFormatException(file, $"PCD POINTS {p[0]} disagrees with WIDTH × HEIGHT = {declared}");
+        if (declared > 100_000_000) throw new GeometryFormatException(file, $"PCD declares {declared} points (too many)");
         int points = (int)declared;
 
         int Index(string name) => Array.FindIndex(fields, f => f.Name == name && f.Count == 1);
         int[] xyz = PointCloudData.Xyz.Select(Index).ToArray();
-        if (xyz.Any(i => i < 0)) throw new InvalidDataFileException(file, "PCD file has no scalar x, y and z fields");
+        if (xyz.Any(i => i < 0)) throw new GeometryFormatException(file, "PCD file has no scalar x, y and z fields");
         var normals = new[] { "normal_x", "normal_y", "normal_z" }.Select(Index).ToArray();
         int rgb = Index("rgb") is >= 0 and var r ? r : Index("rgba");
         int intensity = Index("intensity");
@@ -75,30 +74,30 @@ public static class PcdFormat
             {
                 int stride = fields.Sum(f => f.Bytes);
                 if ((long)points * stride > bytes.Length - offset)
-                    throw new InvalidDataFileException(file, $"binary body has {bytes.Length - offset} bytes where {points} points × {stride} bytes were declared (truncated)");
+                    throw new GeometryFormatException(file, $"binary body has {bytes.Length - offset} bytes where {points} points × {stride} bytes were declared (truncated)");
                 var fieldOffsets = Offsets(fields);
                 Fill(fields, sources, points, values, outWidth, (f, i) => offset + i * stride + fieldOffsets[f], bytes);
                 break;
             }
             case "binary_compressed":
             {
-                if (bytes.Length - offset < 8) throw new InvalidDataFileException(file, "binary_compressed body is missing its size words (truncated)");
+                if (bytes.Length - offset < 8) throw new GeometryFormatException(file, "binary_compressed body is missing its size words (truncated)");
                 uint compressed = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(offset)), raw = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(offset + 4));
                 int stride = fields.Sum(f => f.Bytes);
                 if (raw != (long)points * stride)
-                    throw new InvalidDataFileException(file, $"binary_compressed body declares {raw} bytes uncompressed where {points} points × {stride} bytes were expected");
+                    throw new GeometryFormatException(file, $"binary_compressed body declares {raw} bytes uncompressed where {points} points × {stride} bytes were expected");
                 if (compressed > bytes.Length - offset - 8)
-                    throw new InvalidDataFileException(file, $"binary_compressed body declares {compressed} compressed bytes but only {bytes.Length - offset - 8} follow (truncated)");
+                    throw new GeometryFormatException(file, $"binary_compressed body declares {compressed} compressed bytes but only {bytes.Length - offset - 8} follow (truncated)");
                 byte[] data;
                 try { data = Lzf.Decompress(bytes.AsSpan(offset + 8, (int)compressed), (int)raw); }
-                catch (InvalidDataException e) { throw new InvalidDataFileException(file, $"corrupt LZF data: {e.Message}", e); }
+                catch (InvalidDataException e) { throw new GeometryFormatException(file, $"corrupt LZF data: {e.Message}", e); }
                 // Field-major: all x, then all y, …
                 var starts = new int[fields.Length];
                 for (int f = 1; f < fields.Length; f++) starts[f] = starts[f - 1] + points * fields[f - 1].Bytes;
                 Fill(fields, sources, points, values, outWidth, (f, i) => starts[f] + i * fields[f].Bytes, data);
                 break;
             }
-            default: throw new InvalidDataFileException(file, $"unknown PCD DATA kind '{kind}' (ascii, binary, binary_compressed)");
+            default: throw new GeometryFormatException(file, $"unknown PCD DATA kind '{kind}' (ascii, binary, binary_compressed)");
         }
         return DropInvalid(file, values, points, columns.ToArray());
     }
@@ -143,9 +142,9 @@ public static class PcdFormat
         int perLine = first[^1] + fields[^1].Count, i = 0;
         foreach (var (number, text) in Parsing.BodyLines(bytes, offset, firstLine))
         {
-            if (i == points) throw new InvalidDataFileException(file, $"line {number}: more point lines than the {points} declared");
+            if (i == points) throw new GeometryFormatException(file, $"line {number}: more point lines than the {points} declared");
             var t = Parsing.Tokens(text);
-            if (t.Length != perLine) throw new InvalidDataFileException(file, $"line {number} has {t.Length} values where {perLine} were declared");
+            if (t.Length != perLine) throw new GeometryFormatException(file, $"line {number} has {t.Length} values where {perLine} were declared");
             for (int c = 0; c < sources.Count; c++)
             {
                 var (f, colourByte) = sources[c];
@@ -161,7 +160,7 @@ public static class PcdFormat
             }
             i++;
         }
-        if (i != points) throw new InvalidDataFileException(file, $"the file has {i} point lines where {points} were declared (truncated)");
+        if (i != points) throw new GeometryFormatException(file, $"the file has {i} point lines where {points} were declared (truncated)");
     }
 
     static PointCloudData DropInvalid(string file, float[] values, int points, string[] columns)
@@ -174,7 +173,7 @@ public static class PcdFormat
             if (kept != i) Array.Copy(values, o, values, kept * width, width);
             kept++;
         }
-        if (kept == 0) throw new InvalidDataFileException(file, $"none of the {points} points has finite coordinates");
+        if (kept == 0) throw new GeometryFormatException(file, $"none of the {points} points has finite coordinates");
         return new PointCloudData(kept == points ? values : values[..(kept * width)], kept, columns);
     }
 }

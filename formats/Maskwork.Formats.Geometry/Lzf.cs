@@ -1,4 +1,4 @@
-namespace Maskwork.Plugins.PointCloud.Readers;
+namespace Maskwork.Formats.Geometry;
 
 /// <summary>
 /// LZF decompression (Marc Lehmann's liblzf format, as PCL's <c>binary_compressed</c> uses it).
