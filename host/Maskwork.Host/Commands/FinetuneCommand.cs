@@ -151,6 +151,7 @@ public sealed class FinetuneCommand(Workspace workspace)
                 rows.AddRange((await ParquetSerializer.DeserializeAsync<FineTuneMetricRow>(fs, cancellationToken: ct)).Data.Where(r => r.Step <= tuner.Step));
             }
         }
+        long startStep = tuner.Step;
         log.AppendLog($"{tuner.TrainCount} train, {tuner.ValCount} val{(data.HeldOut ? " (held out of train)" : "")}, {tuner.TestCount} test; {tuner.TotalSteps} steps ({tuner.StepsPerEpoch} per epoch) from step {tuner.Step}");
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -200,7 +201,7 @@ public sealed class FinetuneCommand(Workspace workspace)
         string summary = bestEpoch is null ? "no epoch finished" :
             $"fine-tuned{(config.FromScratch ? " from scratch" : "")}: test accuracy {bestEpoch.TestAccuracy:F4} at the best val epoch {bestEpoch.Epoch + 1} (val {bestEpoch.ValAccuracy:F4}), {lastEpoch!.TestAccuracy:F4} at the last ({lastEpoch.Epoch + 1})";
         log.AppendLog(summary);
-        if (!interrupted && bestEpoch is not null)
+        if (!interrupted && bestEpoch is not null && tuner.Step > startStep) // a resume of a finished fine-tune adds no second line
         {
             parent.AppendLog($"finetune {Path.GetFileName(folder)}: {summary}");
             AppendEvaluation(parent, "finetune", result);
