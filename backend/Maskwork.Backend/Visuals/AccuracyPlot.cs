@@ -41,6 +41,7 @@ public static class AccuracyPlot
             mark.Color = Colors.Gray;
             mark.LegendText = $"best val: epoch {best.Epoch}, test {best.Test:F4}";
         }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(Math.Max(1, (int)Math.Ceiling(points.Count / 12.0))); // whole epochs
         plot.ShowLegend(Alignment.LowerRight);
         return plot.GetImageBytes(width, height, ImageFormat.Png);
     }
