@@ -59,9 +59,25 @@ cli.Verb("probe", "Classify frozen features of a run's encoder (a linear or kNN 
     var data = v.Optional<string>("--data", $"labelled data: {DataHelp} (default: the run's)", "SPEC");
     var method = v.Option("--method", "linear: logistic regression on frozen features; knn: k-nearest neighbours", "linear", null, "linear", "knn");
     var randomInit = v.Flag("--random-init", "probe a randomly initialised encoder of the same recipe instead (the baseline)");
-    var sets = v.Repeated("--set", SetDataHelp, "data.k=v");
+    var sets = v.Repeated("--set", SetDataHelp + "; probe.batchnorm=false drops the BatchNorm before the linear head", "k=v");
     return (p, ctx, ct) => ctx.Get<EvaluateCommands>().ProbeAsync(
         new ProbeArgs(p.GetValue(run)!, p.GetValue(data), p.GetValue(method)!, p.GetValue(randomInit), p.GetValue(sets)), ctx.Output, ct);
+});
+
+cli.Verb("finetune", "Fine-tune a run's encoder with a classification head (or the same model from scratch); writes <run>/finetune-<name>/ and reports test accuracy at the best val epoch.", v =>
+{
+    var run = v.Optional<string>("--run", "the pretraining run folder (not with --resume)", "DIR");
+    var data = v.Optional<string>("--data", $"labelled data: {DataHelp} (default: the run's)", "SPEC");
+    var epochs = v.Optional<int?>("--epochs", "passes over the train split (default: finetune.epochs)", "N");
+    var scratch = v.Flag("--from-scratch", "train the same architecture from random initialisation, same budget (the baseline)");
+    var name = v.Optional<string>("--name", "folder name under the run: finetune-<name> (default: pretrained|scratch-<time>)", "NAME");
+    var resume = v.Optional<string>("--resume", "continue an interrupted fine-tune from its last checkpoint, exactly", "FTDIR");
+    var sets = v.Repeated("--set", "finetune.<name> (lr, layer_decay, drop_path, train_limit, ...: see the README), data.<name> or seed (repeatable)", "k=v");
+    return (p, ctx, ct) => ctx.Get<FinetuneCommand>().RunAsync(new FinetuneRequest
+    {
+        Run = p.GetValue(run), Data = p.GetValue(data), Epochs = p.GetValue(epochs), FromScratch = p.GetValue(scratch), Name = p.GetValue(name),
+        Resume = p.GetValue(resume), Set = p.GetValue(sets) ?? [],
+    }, ctx.Output, ct);
 });
 
 cli.Verb("embed", "Write a run's encoder features of every sample to a Parquet file (source, label, split, embedding).", v =>

@@ -31,9 +31,65 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
         // unbind, not [0]/[1]/[2]: its backward is one stack, not three full-size zero tensors summed.
         var qkvOut = qkv.forward(norm1.forward(x)).view(b, n, 3, heads, c / heads).permute(2, 0, 3, 1, 4).unbind(0);
         var attn = Attention.Compute(qkvOut[0], qkvOut[1], qkvOut[2]);
-        x = x.Plus(proj.forward(attn.transpose(1, 2).reshape(b, n, c)));
-        x = x.Plus(fc2.forward(nn.functional.gelu(fc1.forward(norm2.forward(x)))));
+        x = x.Plus(DropBranch(proj.forward(attn.transpose(1, 2).reshape(b, n, c))));
+        x = x.Plus(DropBranch(fc2.forward(nn.functional.gelu(fc1.forward(norm2.forward(x))))));
         return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Stochastic depth (drop path): while training, the probability that a sample skips each residual branch
+    /// of this block (kept branches are scaled by 1 / (1 − p)). 0, the default, leaves the block as it was.
+    /// Draws come from <see cref="StochasticDepth.Generator"/> when one is set on the calling thread, else
+    /// from torch's global generator (which the trainers seed per step).
+    /// </summary>
+    public double DropPath { get; set; }
+
+    Tensor DropBranch(Tensor branch)
+    {
+        if (!training || DropPath <= 0) return branch;
+        double keep = 1 - DropPath;
+        long[] shape = [branch.shape[0], .. Enumerable.Repeat(1L, (int)branch.dim() - 1)];
+        using var k = new HeldScalars();
+        var u = StochasticDepth.Generator is { } g ? rand(shape, generator: g, device: branch.device) : rand(shape, device: branch.device);
+        var mask = u.lt(k[keep]).to_type(branch.dtype).div(k[keep]);
+        return branch.mul(mask);
+    }
+}
+
+/// <summary>
+/// Stochastic depth for every <see cref="TransformerBlock"/> of a model, and the generator its draws come from.
+/// </summary>
+public static class StochasticDepth
+{
+    [ThreadStatic] static Generator? current;
+
+    /// <summary>The generator drop-path draws on this thread come from, or null for torch's global one.</summary>
+    public static Generator? Generator => current;
+
+    /// <summary>Makes drop-path draws on this thread come from <paramref name="generator"/> until disposed (then the previous one again).</summary>
+    public static IDisposable Use(Generator generator)
+    {
+        var previous = current;
+        current = generator;
+        return new Restore(previous);
+    }
+
+    sealed class Restore(Generator? previous) : IDisposable
+    {
+        public void Dispose() => current = previous;
+    }
+
+    /// <summary>
+    /// Sets drop-path rates rising linearly with depth from 0 at the first block to <paramref name="rate"/> at the
+    /// last (timm's and MAE's rule), over the <see cref="TransformerBlock"/>s of <paramref name="model"/> in
+    /// module order. Returns the number of blocks.
+    /// </summary>
+    public static int Apply(nn.Module model, double rate)
+    {
+        if (rate is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(rate), rate, "drop path must be in [0, 1)");
+        var blocks = model.modules().OfType<TransformerBlock>().ToList();
+        for (int i = 0; i < blocks.Count; i++) blocks[i].DropPath = blocks.Count == 1 ? rate : rate * i / (blocks.Count - 1);
+        return blocks.Count;
     }
 }
 

@@ -9,7 +9,11 @@ using static TorchSharp.torch;
 namespace Maskwork.Backend.Training;
 
 /// <summary>A parameter the optimizer owns, and whether weight decay applies to it.</summary>
-public sealed record OptimizedParameter(string Name, Parameter Value, bool Decay);
+public sealed record OptimizedParameter(string Name, Parameter Value, bool Decay)
+{
+    /// <summary>Multiplies the learning rate for this parameter (layer-wise learning-rate decay); 1 by default.</summary>
+    public double LrScale { get; init; } = 1;
+}
 
 /// <summary>
 /// AdamW over one flat fp32 buffer: parameters are re-pointed at views of <see cref="Parameters"/>
@@ -23,8 +27,8 @@ public sealed class FlatAdamW : IDisposable
     readonly IReadOnlyList<OptimizedParameter> parameters;
     readonly Tensor[] gradViews;
     readonly IntPtr[] gradPointers;
-    readonly (long Offset, long Length, bool Decay)[] segments;
-    Tensor? decayMask;
+    readonly (long Offset, long Length, bool Decay, double LrScale)[] segments;
+    Tensor? decayMask, lrScaleMask;
 
     /// <summary>The 1.0 constructor (AdamW with decoupled weight decay), kept so plugins built against 1.0 still run.</summary>
     public FlatAdamW(IReadOnlyList<OptimizedParameter> parameters, double beta1, double beta2, double weightDecay, double eps)
@@ -47,7 +51,7 @@ public sealed class FlatAdamW : IDisposable
         ExpAvgSq = zeros(total, device: device);
         gradViews = new Tensor[parameters.Count];
         gradPointers = new IntPtr[parameters.Count];
-        var runs = new List<(long, long, bool)>();
+        var runs = new List<(long Offset, long Length, bool Decay, double LrScale)>();
         using (no_grad())
         {
             long offset = 0;
@@ -63,9 +67,9 @@ public sealed class FlatAdamW : IDisposable
                 gradViews[i] = Gradients.narrow(0, offset, n).view(p.Value.shape);
                 gradPointers[i] = DataPointer(gradViews[i]);
                 p.Value.grad = gradViews[i];
-                if (runs.Count > 0 && runs[^1].Item3 == p.Decay && runs[^1].Item1 + runs[^1].Item2 == offset)
-                    runs[^1] = (runs[^1].Item1, runs[^1].Item2 + n, p.Decay);
-                else runs.Add((offset, n, p.Decay));
+                if (runs.Count > 0 && runs[^1].Decay == p.Decay && runs[^1].LrScale == p.LrScale && runs[^1].Offset + runs[^1].Length == offset)
+                    runs[^1] = (runs[^1].Offset, runs[^1].Length + n, p.Decay, p.LrScale);
+                else runs.Add((offset, n, p.Decay, p.LrScale));
                 offset += n;
             }
         }
@@ -153,21 +157,32 @@ public sealed class FlatAdamW : IDisposable
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        var scales = LrScaleMask(); // null when every parameter runs at the base rate
         if (gradScale != 1.0) grad = grad * gradScale;
         if (WeightDecay != 0 && Mode == WeightDecayMode.L2) grad = grad.add(Parameters * DecayMask(), alpha: WeightDecay);
-        else if (WeightDecay != 0) Parameters.addcmul_(Parameters, DecayMask(), value: -lr * WeightDecay);
+        else if (WeightDecay != 0) Parameters.addcmul_(Parameters, scales is null ? DecayMask() : DecayMask() * scales, value: -lr * WeightDecay);
         ExpAvg.lerp_(grad, 1 - Beta1);
         ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
         double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
         var denom = ExpAvgSq.sqrt().div_(Math.Sqrt(bc2)).add_(Eps);
-        Parameters.addcdiv_(ExpAvg, denom, value: -lr / bc1);
+        Parameters.addcdiv_(scales is null ? ExpAvg : ExpAvg * scales, denom, value: -lr / bc1);
+    }
+
+    Tensor? LrScaleMask()
+    {
+        if (lrScaleMask is not null || segments.All(s => s.LrScale == 1)) return lrScaleMask;
+        var mask = new float[Count];
+        foreach (var (offset, length, _, scale) in segments) Array.Fill(mask, (float)scale, (int)offset, (int)length);
+        lrScaleMask = tensor(mask, device: Parameters.device);
+        lrScaleMask.DetachFromDisposeScope();
+        return lrScaleMask;
     }
 
     Tensor DecayMask()
     {
         if (decayMask is not null) return decayMask;
         var mask = new float[Count];
-        foreach (var (offset, length, decay) in segments) if (decay) Array.Fill(mask, 1f, (int)offset, (int)length);
+        foreach (var (offset, length, decay, _) in segments) if (decay) Array.Fill(mask, 1f, (int)offset, (int)length);
         decayMask = tensor(mask, device: Parameters.device);
         decayMask.DetachFromDisposeScope();
         return decayMask;
@@ -177,22 +192,25 @@ public sealed class FlatAdamW : IDisposable
     void FusedStep(Tensor grad, double lr, double gradScale, bool clear)
     {
         double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
-        var k = new Coefficients
+        Coefficients At(double rate) => new()
         {
             Scale = (float)gradScale, OneMinusB1 = (float)(1 - Beta1), B2 = (float)Beta2, OneMinusB2 = (float)(1 - Beta2),
-            InvBc2Sqrt = (float)(1 / Math.Sqrt(bc2)), Eps = (float)Eps, StepSize = (float)(lr / bc1),
-            Decoupled = Mode == WeightDecayMode.Decoupled ? (float)(1 - lr * WeightDecay) : 1f,
+            InvBc2Sqrt = (float)(1 / Math.Sqrt(bc2)), Eps = (float)Eps, StepSize = (float)(rate / bc1),
+            Decoupled = Mode == WeightDecayMode.Decoupled ? (float)(1 - rate * WeightDecay) : 1f,
             L2 = Mode == WeightDecayMode.L2 ? (float)WeightDecay : 0f,
         };
         const long chunk = 1 << 18;
-        var work = new List<(long Offset, long Length, bool Decay)>();
-        foreach (var (offset, length, decay) in segments)
-            for (long o = 0; o < length; o += chunk) work.Add((offset + o, Math.Min(chunk, length - o), decay));
+        var work = new List<(long Offset, long Length, bool Decay, Coefficients K)>();
+        foreach (var (offset, length, decay, scale) in segments)
+        {
+            var k = At(lr * scale);
+            for (long o = 0; o < length; o += chunk) work.Add((offset + o, Math.Min(chunk, length - o), decay, k));
+        }
         int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, get_num_threads()));
         var tensors = (Parameters, grad, ExpAvg, ExpAvgSq);
         Parallel.For(0, work.Count, new ParallelOptions { MaxDegreeOfParallelism = workers }, i =>
         {
-            var (offset, length, decay) = work[i];
+            var (offset, length, decay, k) = work[i];
             var p = MemoryMarshal.Cast<byte, float>(tensors.Parameters.bytes).Slice((int)offset, (int)length);
             var g = MemoryMarshal.Cast<byte, float>(tensors.grad.bytes).Slice((int)offset, (int)length);
             var m = MemoryMarshal.Cast<byte, float>(tensors.ExpAvg.bytes).Slice((int)offset, (int)length);
@@ -260,6 +278,7 @@ public sealed class FlatAdamW : IDisposable
     public void Dispose()
     {
         decayMask?.Dispose();
+        lrScaleMask?.Dispose();
         foreach (var v in gradViews) v.Dispose();
         Gradients.Dispose();
         ExpAvg.Dispose();

@@ -5,8 +5,16 @@ using TorchDevice = TorchSharp.torch.Device;
 
 namespace Maskwork.Backend.Training;
 
-/// <summary>Settings of the linear probe (softmax regression on frozen, standardised features).</summary>
-public sealed record LinearProbeOptions(int Epochs = 30, int Batch = 256, double Lr = 1e-3, double WeightDecay = 1e-4);
+/// <summary>Settings of the linear probe (softmax regression on frozen features).</summary>
+public sealed record LinearProbeOptions(int Epochs = 30, int Batch = 256, double Lr = 1e-3, double WeightDecay = 1e-4)
+{
+    /// <summary>
+    /// A BatchNorm without affine parameters before the linear head (facebookresearch/mae <c>main_linprobe.py</c>):
+    /// batch statistics while training, running ones when scoring. False: features standardised with the train
+    /// split's mean and standard deviation instead.
+    /// </summary>
+    public bool BatchNorm { get; init; } = true;
+}
 
 /// <summary>Probes on frozen features: linear (softmax regression) and k-NN (cosine, temperature-weighted votes).</summary>
 public static class Probe
@@ -39,12 +47,20 @@ public static class Probe
         using var scope = NewDisposeScope();
         manual_seed(seed);
         int classes = (int)Math.Max(trainY.Max(), testY.Max()) + 1;
-        var mean = trainX.mean([0L], keepdim: true);
-        var std = trainX.std(0, keepdim: true) + 1e-6;
-        var xTrain = (trainX - mean) / std;
-        var xTest = (testX - mean) / std;
+        Tensor xTrain = trainX, xTest = testX;
+        if (!options.BatchNorm)
+        {
+            var mean = trainX.mean([0L], keepdim: true);
+            var std = trainX.std(0, keepdim: true) + 1e-6;
+            xTrain = (trainX - mean) / std;
+            xTest = (testX - mean) / std;
+        }
         var yTrain = tensor(trainY);
-        var head = nn.Linear(trainX.shape[1], classes);
+        var linear = nn.Linear(trainX.shape[1], classes);
+        nn.Module<Tensor, Tensor> head = options.BatchNorm
+            ? nn.Sequential(nn.BatchNorm1d(trainX.shape[1], eps: 1e-6, affine: false), linear)
+            : linear;
+        head.train();
         var optimizer = optim.AdamW(head.parameters(), options.Lr, weight_decay: options.WeightDecay);
         long n = xTrain.shape[0];
         int steps = options.Epochs * (int)Math.Ceiling(n / (double)options.Batch), step = 0;
@@ -65,6 +81,7 @@ public static class Probe
             }
         }
         using var _ = no_grad();
+        head.eval();
         var predicted = head.forward(xTest).argmax(1);
         return predicted.eq(tensor(testY)).to_type(ScalarType.Float32).mean().item<float>();
     }

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace Maskwork.Host.Commands;
 
-/// <summary>What <c>probe</c> is asked for. <paramref name="Sets"/>: <c>data.k=v</c> reader options over the run's own.</summary>
+/// <summary>What <c>probe</c> is asked for. <paramref name="Sets"/>: <c>data.k=v</c> reader options over the run's own, and <c>probe.batchnorm=true|false</c>.</summary>
 public sealed record ProbeArgs(string Run, string? Data = null, string Method = "linear", bool RandomInit = false, IReadOnlyList<string>? Sets = null);
 
 /// <summary>What <c>embed</c> is asked for.</summary>
@@ -26,7 +26,16 @@ public sealed class EvaluateCommands(Workspace workspace)
         string method = args.Method;
         if (method is not ("linear" or "knn")) throw new UsageException($"--method must be linear or knn, got '{method}'");
         bool randomInit = args.RandomInit;
-        var dataOptions = Workspace.DataOptions(args.Sets);
+        // probe.batchnorm: MAE's BatchNorm without affine parameters before the linear head (main_linprobe.py); on by default.
+        bool batchNorm = true;
+        var sets = new List<string>();
+        foreach (var s in args.Sets ?? [])
+        {
+            if (!s.StartsWith("probe.", StringComparison.Ordinal)) { sets.Add(s); continue; }
+            if (!s.StartsWith("probe.batchnorm=", StringComparison.Ordinal) || !bool.TryParse(s[16..], out batchNorm))
+                throw new UsageException($"--set {s}: the probe's own option is probe.batchnorm=true|false");
+        }
+        var dataOptions = Workspace.DataOptions(sets);
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit);
         var spec = (args.Data is { } d ? DataSpec.Parse(d) : job.DataSpec()) with { Options = Workspace.Merge(job.DataOptions, dataOptions) };
         var data = await DataLoading.OpenAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);
@@ -39,9 +48,9 @@ public sealed class EvaluateCommands(Workspace workspace)
             (Probe.Features(model.Parts, train, device, precision, progress: p.Counter()),
              Probe.Features(model.Parts, test, device, precision, progress: p.Counter(train.Count))));
         long[] trainY = train.Select(s => (long)s.Label!.Value).ToArray(), testY = test.Select(s => (long)s.Label!.Value).ToArray();
-        double accuracy = method == "linear" ? Probe.Linear(trainX, trainY, testX, testY, job.Seed) : Probe.Knn(trainX, trainY, testX, testY);
-        run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
-        var result = new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit };
+        double accuracy = method == "linear" ? Probe.Linear(trainX, trainY, testX, testY, job.Seed, new LinearProbeOptions { BatchNorm = batchNorm }) : Probe.Knn(trainX, trainY, testX, testY);
+        run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")}{(method == "linear" ? $" batchnorm={batchNorm}" : "")} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
+        var result = new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit, batchnorm = method == "linear" && batchNorm };
         run.AppendEvaluation(Evaluation("probe", result, spec));
         output.Result(result,
             () => $"{method} probe{(randomInit ? " (random init)" : "")}: accuracy {accuracy:P2} on {test.Count} test samples ({train.Count} train)");
