@@ -268,7 +268,7 @@ public sealed class FinetuneCommand(Workspace workspace)
     /// <summary>Appends one JSON line (the result, with its kind and time) to the run's evaluations.jsonl.</summary>
     public static void AppendEvaluation(RunFolder run, string kind, JsonObject result)
     {
-        var line = new JsonObject { ["kind"] = kind, ["time"] = DateTime.UtcNow.ToString("O") };
+        var line = new JsonObject { ["kind"] = kind, ["verb"] = kind, ["time"] = DateTime.UtcNow.ToString("O") };   // "verb" as probe lines have it
         foreach (var (k, v) in result) line[k] = v?.DeepClone();
         File.AppendAllText(Path.Combine(run.Path, "evaluations.jsonl"), line.ToJsonString() + "\n");
     }

@@ -62,6 +62,6 @@ public sealed class RunsCommand(Workspace workspace)
 
     /// <summary>"linear 0.8279, linear (random init) 0.7385": the last result of each kind.</summary>
     static string Summary(JsonArray evaluations) => string.Join(", ", evaluations.OfType<JsonObject>()
-        .GroupBy(e => $"{(string?)e["method"] ?? (string?)e["verb"]}{(e["random_init"] is JsonValue v && v.GetValue<bool>() ? " (random init)" : "")}")
+        .GroupBy(e => $"{(string?)e["method"] ?? (string?)e["verb"]}{(e["random_init"] is JsonValue v && v.GetValue<bool>() ? " (random init)" : "")}{(e["from_scratch"] is JsonValue f && f.GetValue<bool>() ? " (scratch)" : "")}")
         .Select(g => $"{g.Key} {g.Last()["accuracy"]?.ToJsonString() ?? "?"}"));
 }
