@@ -74,7 +74,7 @@ public sealed class GridTokenizer : IBackgroundTokenizer
             var s = batch[i];
             if (s.ValueCount != per || !s.Shape.Select(d => (long)d).SequenceEqual(expected))
                 throw new InvalidDataFileException(s.Source, $"sample of shape [{string.Join(',', s.Shape)}] where [{string.Join(',', expected)}] was expected");
-            s.CopyValuesTo(new Span<float>(data, i * per, per)); // typed (uint8, int16…) samples become float32 here
+            s.CopyValuesTo(new Span<float>(data, (int)(i * per), (int)per)); // typed (uint8, int16…) samples become float32 here
             if (s.Label is { } l) labels[i] = l; else labelled = false;
         }
         var x = tensor(data, [b, .. expected]);
