@@ -98,7 +98,7 @@ public class CliProcessTests : IDisposable
             AssertPlain(r.Stdout + r.Stderr, string.Join(' ', args));
         }
         var mae = MaskworkProcess.Run("recipes", "image/mae");
-        Assert.Contains("share of the patches hidden from the encoder", mae.Stdout); // model.mask_ratio's [Description]
+        Assert.Contains("share of tokens hidden", mae.Stdout); // model.mask_ratio's [Description] (GridMaskerOptions)
         Assert.Contains("train.warmup_steps", mae.Stdout);
         var json = MaskworkProcess.Run("recipes", "image/mae", "--json").Json();
         var options = json.GetProperty("options").EnumerateArray().ToList();
