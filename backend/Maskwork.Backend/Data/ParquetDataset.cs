@@ -314,6 +314,26 @@ public static class ParquetDataset
     /// <summary>Whether <paramref name="folder"/> is a Maskwork dataset folder (has <c>dataset.json</c>).</summary>
     public static bool IsDataset(string folder) => Directory.Exists(folder) && File.Exists(Path.Combine(folder, DatasetManifest.FileName));
 
+    /// <summary>
+    /// A dataset folder's rows in index order, a row group at a time: for readers that stream a whole dataset
+    /// (inspect, ingest, a plugin's Parquet reader). Bad shards are reported to <paramref name="issues"/> and skipped.
+    /// </summary>
+    public static async IAsyncEnumerable<Sample> ReadAllAsync(DataSpec spec, IDataIssues issues, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        var log = issues as DataIssueLog ?? new DataIssueLog();
+        var source = ParquetSource.Open(spec.Path, spec.Split, ParquetSourceOptions.From(spec.Options), log);
+        long at = 0;
+        foreach (int rows in source.GroupRows)
+        {
+            ct.ThrowIfCancellationRequested();
+            var indices = new long[rows];
+            for (int i = 0; i < rows; i++) indices[i] = at + i;
+            at += rows;
+            foreach (var s in await Task.Run(() => source.Read(indices, 0), ct)) yield return s;
+        }
+        if (!ReferenceEquals(log, issues)) foreach (var (file, reason) in log.Items) issues.Skip(file, reason);
+    }
+
     /// <summary>Checks a shard's file against its manifest entry without hashing it: present, of the recorded size, with the recorded row groups.</summary>
     public static string? QuickCheck(string folder, ManifestShard shard)
     {

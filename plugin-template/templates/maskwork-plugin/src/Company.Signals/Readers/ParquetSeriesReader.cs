@@ -7,8 +7,9 @@ namespace Company.Signals.Readers;
 
 /// <summary>
 /// Parquet series: a table with one row per time step and one numeric column per channel (see
-/// <see cref="SeriesWindows"/>), cut into windows. A Maskwork dataset (what <c>maskwork ingest</c>
-/// writes: Values/Shape/Label/Source/Split columns) is read as it is, through <see cref="SampleParquet"/>.
+/// <see cref="SeriesWindows"/>), cut into windows. A Maskwork dataset folder (what <c>maskwork ingest</c>
+/// writes: dataset.json + part-NNNNN.parquet) is read as it is, through <see cref="ParquetDataset"/>; so is an older
+/// single-file sample table (Values/Shape columns), through <see cref="SampleParquet"/>.
 /// </summary>
 public sealed class ParquetSeriesReader(string name) : IDatasetReader
 {
@@ -21,6 +22,11 @@ public sealed class ParquetSeriesReader(string name) : IDatasetReader
     /// <inheritdoc/>
     public async IAsyncEnumerable<Sample> ReadAsync(DataSpec spec, IDataIssues issues, [EnumeratorCancellation] CancellationToken ct)
     {
+        if (ParquetDataset.IsDataset(spec.Path))
+        {
+            await foreach (var s in ParquetDataset.ReadAllAsync(spec, issues, ct)) yield return s;
+            yield break;
+        }
         var (window, stride) = SeriesWindows.Options(spec);
         foreach (var file in SeriesWindows.Files(spec.Path, ".parquet"))
         {
