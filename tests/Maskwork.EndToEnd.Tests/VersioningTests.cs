@@ -26,7 +26,7 @@ public sealed class VersioningTests(TemplateFixture fixture)
         if (colons >= 0) t = t[..colons];
         else t = Regex.Match(t, @"(?:class|record|struct|interface|enum|delegate)\s+(\S+)").Groups[1].Value;
         t = Regex.Replace(t, "<.*", "");
-        return t[(t.LastIndexOf('.') + 1)..].Split('`')[0];
+        return t[(t.LastIndexOf('.') + 1)..].Split('`')[0].Split('+')[0];   // a nested type counts as its outer type
     }
 
     /// <summary>True when <paramref name="typeLine"/> is a type declaration that <paramref name="now"/> still declares with all its bases.</summary>
