@@ -270,6 +270,6 @@ public sealed class FinetuneCommand(Workspace workspace)
     {
         var line = new JsonObject { ["kind"] = kind, ["verb"] = kind, ["time"] = DateTime.UtcNow.ToString("O") };   // "verb" as probe lines have it
         foreach (var (k, v) in result) line[k] = v?.DeepClone();
-        File.AppendAllText(Path.Combine(run.Path, "evaluations.jsonl"), line.ToJsonString() + "\n");
+        run.AppendEvaluation(line);
     }
 }
