@@ -11,7 +11,7 @@ namespace Maskwork.Backend.Data;
 /// <param name="CacheMb">Decoded row groups kept in memory at most (least recently used go first).</param>
 /// <param name="DecodeThreads">Row groups read and decoded at once.</param>
 /// <param name="ShuffleWindow">Row groups whose rows are shuffled together (see <see cref="EpochOrder"/>); the cache should hold this many.</param>
-public sealed record ParquetSourceOptions(long CacheMb = 512, int DecodeThreads = 2, int ShuffleWindow = 8)
+public sealed record ParquetSourceOptions(long CacheMb = 256, int DecodeThreads = 2, int ShuffleWindow = 8)
 {
     public static ParquetSourceOptions From(IReadOnlyDictionary<string, string> options)
     {

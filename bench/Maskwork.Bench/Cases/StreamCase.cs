@@ -11,8 +11,8 @@ namespace Maskwork.Bench.Cases;
 
 /// <summary>
 /// Data at scale (DESIGN.md section 10): a dataset several GB on disk — Fashion-MNIST resampled to
-/// 112×112×3 uint8 with seeded distortions (affine warp, per-channel tint, pixel noise), 120,000 rows by
-/// default, straight from a generator — is ingested once (cached) into a dataset folder, then
+/// 112×112×3 uint8 with seeded distortions (affine warp, per-channel tint, pixel noise), 124,000 rows
+/// (4.08 GB) by default, straight from a generator — is ingested once (cached) into a dataset folder, then
 /// <c>image/mae</c> trains on it at that size through the streamed Parquet source. Reports the peak
 /// RSS of each phase (sampled every 50 ms), the source's read + decode rate on its own and the
 /// trainer's rate and data-wait share.
@@ -20,14 +20,14 @@ namespace Maskwork.Bench.Cases;
 public sealed class StreamCase : IBenchCase
 {
     public string Name => "stream";
-    public string Summary => "≥4 GB generated 112×112×3 dataset: cached ingest, then image/mae from parquet (--dir DIR --rows 120000 --steps 200 --batch 128 --cache-mb 512)";
+    public string Summary => "≥4 GB generated 112×112×3 dataset: cached ingest, then image/mae from parquet (--dir DIR --rows 124000 --steps 200 --batch 128 --cache-mb 256)";
 
     const int Side = 112;
 
     public async Task<int> RunAsync(BenchArgs args)
     {
         MaeTiny.Threads(args);
-        int rows = args.Int("rows", 120_000), steps = args.Int("steps", 200), batch = args.Int("batch", 128), cacheMb = args.Int("cache-mb", 512);
+        int rows = args.Int("rows", 124_000), steps = args.Int("steps", 200), batch = args.Int("batch", 128), cacheMb = args.Int("cache-mb", 256);
         string folder = args.String("dir", Path.Combine(Path.GetTempPath(), "maskwork-bench", $"stream-{rows}"));
         string stats = Path.Combine(folder, "..", Path.GetFileName(folder) + ".ingest.json");
 
@@ -78,6 +78,7 @@ public sealed class StreamCase : IBenchCase
         double sourceRate = read / sourceClock.Elapsed.TotalSeconds;
         probeSource = null;
         GC.Collect();
+        Console.Error.WriteLine($"stream: source alone {sourceRate:F0} samples/s; rss {RssSampler.CurrentMb():F0} MB after it (managed heap {GC.GetGCMemoryInfo().HeapSizeBytes >> 20} MB, committed {GC.GetGCMemoryInfo().TotalCommittedBytes >> 20} MB)");
 
         // 3. image/mae at 112×112×3 from the streamed source.
         var recipe = new ImageMaeRecipe("image/mae", "MAE on images", block: false);
@@ -93,7 +94,7 @@ public sealed class StreamCase : IBenchCase
         trainer.Run(steps, CancellationToken.None, r =>
         {
             lastLoss = r.Loss;
-            if (r.Step % 20 == 0) Console.Error.WriteLine($"stream: step {r.Step}/{steps} loss {r.Loss:F4} {r.SamplesPerSecond:F0}/s rss {RssSampler.CurrentMb():F0} MB cache {source.CachedBytes >> 20} MB");
+            if (r.Step % 20 == 0) Console.Error.WriteLine($"stream: step {r.Step}/{steps} loss {r.Loss:F4} {r.SamplesPerSecond:F0}/s rss {RssSampler.CurrentMb():F0} MB ({RssSampler.Breakdown()}; managed heap {GC.GetGCMemoryInfo().HeapSizeBytes >> 20} MB, committed {GC.GetGCMemoryInfo().TotalCommittedBytes >> 20} MB) cache {source.CachedBytes >> 20} MB");
         });
         double wallS = wall.Elapsed.TotalSeconds;
         BenchArgs.Emit(new
@@ -103,6 +104,7 @@ public sealed class StreamCase : IBenchCase
             source_samples_per_s = Math.Round(sourceRate, 1), trainer_samples_per_s = Math.Round(steps * batch / wallS, 1),
             data_wait_share = Math.Round(trainer.DataWaitSeconds / wallS, 4), data_wait_s = Math.Round(trainer.DataWaitSeconds, 2), wall_s = Math.Round(wallS, 1),
             steps, batch, final_loss = Math.Round(lastLoss, 4), groups_read = source.GroupsRead, skipped = issues.SkippedSamples, load1 = MaeTiny.Load1(),
+            managed_committed_mb = GC.GetGCMemoryInfo().TotalCommittedBytes >> 20,
         });
         return 0;
     }
@@ -175,6 +177,19 @@ public sealed class StreamCase : IBenchCase
                 if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
                     return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
             return 0;
+        }
+
+        /// <summary>Anonymous (heaps: managed and native) and file-backed (mapped libraries) resident memory.</summary>
+        public static string Breakdown()
+        {
+            double anon = 0, file = 0;
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                double Mb() => double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+                if (line.StartsWith("RssAnon:", StringComparison.Ordinal)) anon = Mb();
+                else if (line.StartsWith("RssFile:", StringComparison.Ordinal)) file = Mb();
+            }
+            return $"anon {anon:F0} MB, files {file:F0} MB";
         }
 
         public void Dispose()
