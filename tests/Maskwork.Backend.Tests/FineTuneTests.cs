@@ -130,6 +130,13 @@ public class FineTuneTests : IDisposable
         Assert.Equal(a.Val.Select(s => s.Source), b.Val.Select(s => s.Source));
         Assert.NotEqual(a.Val.Select(s => s.Source), c.Val.Select(s => s.Source));
         Assert.Equal(30, FineTuneData.Split(samples, 0.1, 30, 5).Train.Count);
+        // eval_limit: seeded subsets of val and test, the train split untouched.
+        var full = FineTuneData.Split(samples, 0.1, 0, 5);
+        var small = FineTuneData.Split(samples, 0.1, 0, evalLimit: 3, 5);
+        Assert.Equal(3, small.Val.Count);
+        Assert.Equal(Math.Min(3, full.Test.Count), small.Test.Count);
+        Assert.Equal(full.Train.Select(s => s.Source), small.Train.Select(s => s.Source));
+        Assert.Subset(full.Val.Select(s => s.Source).ToHashSet(), small.Val.Select(s => s.Source).ToHashSet());
         var own = FineTuneData.Split(samples.Concat(Labelled(7, "val", 3)).ToList(), 0.1, 0, 5);
         Assert.False(own.HeldOut);
         Assert.Equal(7, own.Val.Count);

@@ -60,6 +60,9 @@ public sealed record FineTuneOptions
     [Description("train on a seeded subset of this many labelled samples (after the hold-out; sized for minutes on 2 CPU cores); 0 = all")]
     public int TrainLimit { get; init; } = 10_000;
 
+    [Description("evaluate on seeded subsets of at most this many val and of this many test samples; 0 = all (for recipes whose evaluation outweighs a short fine-tune, e.g. point clouds)")]
+    public int EvalLimit { get; init; }
+
     [Description("pooling of the head: auto (the encoder's global token when it has one, else mean), mean or global")]
     public string Pool { get; init; } = "auto";
 
@@ -103,6 +106,7 @@ public sealed record FineTuneOptions
         Check(DropPath is >= 0 and < 1, $"drop_path must be in [0, 1), got {DropPath}");
         Check(ValFraction is > 0 and < 1, $"val_fraction must be in (0, 1), got {ValFraction}");
         Check(TrainLimit >= 0, $"train_limit must be non-negative, got {TrainLimit}");
+        Check(EvalLimit >= 0, $"eval_limit must be non-negative, got {EvalLimit}");
         Check(Pool is "auto" or "mean" or "global", $"pool must be auto, mean or global, got '{Pool}'");
         Check(CropMinScale is > 0 and <= 1, $"crop_min_scale must be in (0, 1], got {CropMinScale}");
         Check(EvalBatch > 0 && LogEvery > 0 && CheckpointEvery >= 0, "eval_batch and log_every must be positive, checkpoint_every non-negative");
@@ -123,7 +127,11 @@ public sealed record FineTuneData(IReadOnlyList<Sample> Train, IReadOnlyList<Sam
     /// <paramref name="valFraction"/> of train is held out. With no "test" split a stable 20 % of train (by source
     /// name) is the test set. <paramref name="trainLimit"/> &gt; 0 keeps a seeded subset of the remaining train.
     /// </summary>
-    public static FineTuneData Split(IReadOnlyList<Sample> samples, double valFraction, int trainLimit, long seed)
+    public static FineTuneData Split(IReadOnlyList<Sample> samples, double valFraction, int trainLimit, long seed) =>
+        Split(samples, valFraction, trainLimit, evalLimit: 0, seed);
+
+    /// <summary>As <see cref="Split(IReadOnlyList{Sample}, double, int, long)"/>; <paramref name="evalLimit"/> &gt; 0 keeps seeded subsets of at most that many val and test samples.</summary>
+    public static FineTuneData Split(IReadOnlyList<Sample> samples, double valFraction, int trainLimit, int evalLimit, long seed)
     {
         var labelled = samples.Where(s => s.Label is not null).ToList();
         var train = labelled.Where(s => s.Split is null or "train").ToList();
@@ -144,7 +152,21 @@ public sealed record FineTuneData(IReadOnlyList<Sample> Train, IReadOnlyList<Sam
             order = order.Skip(count).ToArray();
         }
         if (trainLimit > 0 && trainLimit < order.Length) order = order.Take(trainLimit).ToArray();
+        if (evalLimit > 0)
+        {
+            val = Subset(val, evalLimit, SeedMix.Of(seed, 0x7a1, 1));
+            test = Subset(test, evalLimit, SeedMix.Of(seed, 0x7a1, 2));
+        }
         return new FineTuneData(order.Order().Select(i => train[i]).ToList(), val, test) { HeldOut = heldOut };
+    }
+
+    /// <summary>A seeded subset of at most <paramref name="limit"/> samples, in their original order.</summary>
+    static List<Sample> Subset(List<Sample> samples, int limit, long seed)
+    {
+        if (samples.Count <= limit) return samples;
+        var order = Enumerable.Range(0, samples.Count).ToArray();
+        new Random((int)(seed & 0x7fffffff)).Shuffle(order);
+        return order.Take(limit).Order().Select(i => samples[i]).ToList();
     }
 
     static int StableHash(string s)

@@ -127,7 +127,7 @@ public sealed class FinetuneCommand(Workspace workspace)
         var o = config.Finetune;
         var data = parts.ProbeLevel == ProbeLevel.Token
             ? new FineTuneData(loaded.Samples, [], [])
-            : FineTuneData.Split(loaded.Samples, o.ValFraction, o.TrainLimit, config.Seed);
+            : FineTuneData.Split(loaded.Samples, o.ValFraction, o.TrainLimit, o.EvalLimit, config.Seed);
         if (parts.ProbeLevel == ProbeLevel.Sample && (data.Train.Count == 0 || data.Test.Count == 0))
             throw new CommandException($"{spec} has no labelled {(data.Train.Count == 0 ? "train" : "test")} samples; fine-tuning needs labels (sub-folder names for image-folder)");
         // Images ([C,H,W]) get MAE's crop and flip; other recipes augment in their tokenizer while the encoder trains (points).
