@@ -54,6 +54,7 @@ public sealed class PreparedBatch(IReadOnlyList<Sample> samples, TokenBatch? tok
         if (t.Positions is not null) yield return t.Positions;
         if (t.Padding is not null) yield return t.Padding;
         if (t.Labels is not null) yield return t.Labels;
+        if (t.SampleKeys is not null) yield return t.SampleKeys;
         foreach (var e in t.Extras.Values) yield return e;
     }
 

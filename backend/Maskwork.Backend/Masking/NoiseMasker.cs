@@ -103,8 +103,8 @@ public sealed class NoiseMasker(MaskRatio ratio, NoiseColor color) : IMasker
         for (int a = 0; a < rank; a++)
             freqs[a] = a == rank - 1 ? fft.rfftfreq(padded[a], dtype: ScalarType.Float32) : fft.fftfreq(padded[a], dtype: ScalarType.Float32);
         var mesh = meshgrid(freqs, indexing: "ij");
-        var f = mesh.Select(m => m.square()).Aggregate((x, y) => x + y).sqrt();
-        Tensor Gauss(double centre, double width) => (-(f - centre).square() / (2 * width * width)).exp();
+        var f = mesh.Select(m => m.Squared()).Aggregate((x, y) => x + y).sqrt();
+        Tensor Gauss(double centre, double width) => (-(f - centre).Squared() / (2 * width * width)).exp();
         return color switch
         {
             NoiseColor.Red => Gauss(0, LowPass),

@@ -15,8 +15,17 @@ public static class Held
 {
     public static readonly Scalar One = 1.ToScalar();
 
+    /// <summary>The exponent of <see cref="Squared"/>.</summary>
+    public static readonly Scalar Two = 2.ToScalar();
+
     /// <summary>a + b without a temporary Scalar (tensor − tensor takes none in TorchSharp 0.107).</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
+
+    /// <summary>
+    /// x² element-wise. TorchSharp's <c>square()</c> is <c>pow(2)</c> with a temporary Scalar: a two-worker
+    /// pretrain crashed in it ("Unknown scalar type" in pow_Tensor_Scalar) when a GC freed that Scalar mid-call.
+    /// </summary>
+    public static Tensor Squared(this Tensor x) => x.pow(Two);
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Maskwork.Backend.Nn;
 using static TorchSharp.torch;
 
 namespace Maskwork.Backend.Objectives;
@@ -17,7 +18,7 @@ public static class Chamfer
         if (a.dim() != 3 || b.dim() != 3 || a.shape[0] != b.shape[0] || a.shape[2] != b.shape[2])
             throw new ArgumentException($"Chamfer needs [B,N,D] and [B,M,D], got [{string.Join(',', a.shape)}] and [{string.Join(',', b.shape)}]");
         if (a.shape[1] == 0 || b.shape[1] == 0) throw new ArgumentException("Chamfer distance of an empty point set is undefined");
-        var d = (a.unsqueeze(2) - b.unsqueeze(1)).square().sum(-1); // [B,N,M]
+        var d = (a.unsqueeze(2) - b.unsqueeze(1)).Squared().sum(-1); // [B,N,M]
         return (d.amin(2), d.amin(1));
     }
 

@@ -22,7 +22,7 @@ public static class Losses
     {
         var p = TokenOps.Gather(prediction, masked);
         var t = TokenOps.Gather(target, masked);
-        return (p - t).square().mean();
+        return (p - t).Squared().mean();
     }
 
     /// <summary>

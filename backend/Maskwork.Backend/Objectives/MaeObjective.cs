@@ -77,7 +77,7 @@ public sealed class MaeObjective : nn.Module, IObjective, IMaskGuide
         if (lossHead is null) loss = Losses.MaskedMse(prediction, target, plan.Masked);
         else
         {
-            var perToken = TokenOps.Gather(prediction - target, plan.Masked).square().mean([-1L]); // [B,Nm]
+            var perToken = TokenOps.Gather(prediction - target, plan.Masked).Squared().mean([-1L]); // [B,Nm]
             var predicted = TokenOps.Gather(lossHead.forward(features), plan.Masked).squeeze(-1).to_type(ScalarType.Float32);
             loss = perToken.mean().Plus(Losses.RelativeOrder(predicted, perToken.detach()));
         }
@@ -108,7 +108,7 @@ public sealed class MaeObjective : nn.Module, IObjective, IMaskGuide
             (mean, std) = Losses.TokenStatistics(target);
             target = (target - mean) / std;
         }
-        var perToken = (prediction - target).square().mean([-1L]); // [B,M]
+        var perToken = (prediction - target).Squared().mean([-1L]); // [B,M]
         var loss = perToken.mul(weight).sum(1).div(weight.sum(1).clamp_min(Held.One)).mean();
         if (lossHead is not null)
             loss = loss.Plus(Losses.RelativeOrder(lossHead.forward(features).squeeze(-1).to_type(ScalarType.Float32), perToken.detach()));

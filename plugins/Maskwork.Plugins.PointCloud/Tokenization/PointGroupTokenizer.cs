@@ -1,3 +1,4 @@
+using Maskwork.Backend.Nn;
 using Maskwork.Abstractions;
 using static TorchSharp.torch;
 
@@ -61,7 +62,7 @@ public sealed class PointGroupTokenizer : ITokenizer
         var points = Resample(batch).to(device);
         var center = points.mean([1L], keepdim: true);
         points = points - center;
-        var scale = points.square().sum(-1).sqrt().amax([1L], keepdim: true).unsqueeze(-1).clamp_min(1e-8); // [B,1,1]
+        var scale = points.Squared().sum(-1).sqrt().amax([1L], keepdim: true).unsqueeze(-1).clamp_min(1e-8); // [B,1,1]
         points = points / scale;
         if (Augment is not null && AugmentWhile?.Invoke() == true) points = Augment.Apply(points);
 

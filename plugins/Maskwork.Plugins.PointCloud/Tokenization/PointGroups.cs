@@ -1,3 +1,4 @@
+using Maskwork.Backend.Nn;
 using static TorchSharp.torch;
 
 namespace Maskwork.Plugins.PointCloud.Tokenization;
@@ -25,7 +26,7 @@ public static class PointGroups
         {
             selected[.., i] = farthest;
             var centre = points.gather(1, farthest.view(b, 1, 1).expand(b, 1, points.shape[2]));   // [B,1,3]
-            nearest = minimum(nearest, (points - centre).square().sum(-1));
+            nearest = minimum(nearest, (points - centre).Squared().sum(-1));
             farthest = nearest.argmax(1);
         }
         return selected.MoveToOuterDisposeScope();
@@ -36,7 +37,7 @@ public static class PointGroups
     /// |a|²+|b|²−2ab expansion, so near-ties order as a brute-force loop would).
     /// </summary>
     public static Tensor SquaredDistances(Tensor centres, Tensor points) =>
-        (centres.unsqueeze(2) - points.unsqueeze(1)).square().sum(-1);
+        (centres.unsqueeze(2) - points.unsqueeze(1)).Squared().sum(-1);
 
     /// <summary>Indices [B,G,K] of the <paramref name="k"/> nearest points to each centre, nearest first.</summary>
     public static Tensor KNearest(Tensor centres, Tensor points, int k)
