@@ -33,8 +33,8 @@ public sealed class VolumeRenderer(string intensity, (double Low, double High) w
         {
             var flat = original[.., 0].flatten();
             if (flat.numel() > 1 << 22) flat = flat.index_select(0, arange(0, flat.numel(), flat.numel() / (1 << 22) + 1));
-            lo = flat.quantile(0.01).item<float>();
-            hi = flat.quantile(0.99).item<float>();
+            var q = flat.to_type(ScalarType.Float32).quantile(tensor(new[] { 0.01f, 0.99f })).data<float>().ToArray();
+            (lo, hi) = (q[0], q[1]);
             if (!(hi > lo)) hi = lo + 1;
             windowText = intensity == "mr"
                 ? $"display window z {lo:F2} … {hi:F2} (1st–99th percentile of the inputs)"
