@@ -142,6 +142,25 @@ public sealed class ModelTests : IDisposable
     }
 
     [Fact]
+    public async Task The_tri_planar_sheet_shows_three_planes_per_crop_with_the_window()
+    {
+        var recipe = new Mae3dRecipe("volume/mae3d", "", Mae3dOptions.Cpu(), Mae3dRecipe.CpuTraining);
+        var samples = await Anatomical(recipe, Tiny);
+        manual_seed(4);
+        var parts = recipe.Build(Tiny, new BuildContext(CPU, new DataSpec("nifti", "")));
+        ((VolumeTokenizer)parts.Tokenizer).AugmentWhile = () => false;
+        var tokens = parts.Tokenizer.Tokenize([samples[0], samples[0]], CPU);
+        var plan = parts.Masker.Plan(tokens, new MaskContext(0, new Generator(1)) { Seed = 1 });
+        var (h, w, rgb) = parts.Renderer!.Render(tokens, plan, tokens.Tokens.clone(), parts.Tokenizer);
+        Assert.Equal(h * w * 3, rgb.Length);
+        Assert.True(h > 6 * 16 * 4 && w > 3 * 16 * 4, $"{w}x{h}: two crops × three planes of 16² voxels at scale 4");
+        // Sagittal: a [Z, Y, X] crop's slice at x = X/2, superior row first.
+        var zyx = arange(2 * 3 * 4, dtype: ScalarType.Float32).reshape(2, 3, 4);
+        Assert.Equal(new float[] { 14, 18, 22, 2, 6, 10 }, VolumeRenderer.Slice(zyx, 2).flatten().data<float>().ToArray());
+        Assert.Equal(new float[] { 20, 21, 22, 23, 16, 17, 18, 19, 12, 13, 14, 15 }, VolumeRenderer.Slice(zyx, 0).flatten().data<float>().ToArray());
+    }
+
+    [Fact]
     public void Bad_recipe_options_are_refused_with_a_reason()
     {
         var recipe = new Mae3dRecipe("volume/mae3d", "", Mae3dOptions.Cpu(), Mae3dRecipe.CpuTraining);

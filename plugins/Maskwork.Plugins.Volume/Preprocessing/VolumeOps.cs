@@ -86,9 +86,7 @@ public static class VolumeOps
         using var scope = NewDisposeScope();
         var x = v.Data.unsqueeze(0);
         long[] outSize = [newSize[2], newSize[1], newSize[0]];
-        var y = nearest
-            ? nn.functional.interpolate(x, outSize, mode: InterpolationMode.NearestExact)
-            : nn.functional.interpolate(x, outSize, mode: InterpolationMode.Trilinear, align_corners: false);
+        var y = nearest ? NearestExact(x, outSize) : nn.functional.interpolate(x, outSize, mode: InterpolationMode.Trilinear, align_corners: false);
         var affine = (double[])v.Affine.Clone();
         for (int a = 0; a < 3; a++)
         {
@@ -101,6 +99,18 @@ public static class VolumeOps
             }
         }
         return new GridVolume(y.squeeze(0).contiguous().MoveToOuterDisposeScope(), affine);
+    }
+
+    /// <summary>Nearest resampling with voxel centres aligned (torch's nearest-exact): new voxel j takes old voxel ⌊(j + ½)·n/n'⌋ along each axis.</summary>
+    static Tensor NearestExact(Tensor x, long[] outSize)
+    {
+        for (int d = 0; d < 3; d++)
+        {
+            long n = x.shape[2 + d], m = outSize[d];
+            var index = arange(m, dtype: ScalarType.Float64).add(0.5).mul(n / (double)m).floor().clamp_max(n - 1).to_type(ScalarType.Int64);
+            x = x.index_select(2 + d, index);
+        }
+        return x;
     }
 
     /// <summary>CT: clip to [low, high] Hounsfield units and scale to [0, 1] (SelfMedMAE: −175 … 250).</summary>
