@@ -23,8 +23,8 @@ namespace Maskwork.Bench.Cases;
 /// labelled and ≥ 60 % one lobe), trained on left-hemisphere patches and tested on right-hemisphere ones (patches
 /// crossing the midline are dropped); against the same probe on the randomly initialised encoder and logistic regression
 /// on the raw patch voxels;</item>
-/// <item>the reconstruction error on held-out crops of the right hemisphere: norm-pix MSE on the masked patches (1.0 =
-/// predicting each patch's own mean), against interpolation: the visible patches' voxels filled into the masked ones by
+/// <item>the reconstruction error on held-out crops of the right hemisphere: norm-pix MSE on the masked patches that are
+/// not flat (voxel std above 0.05 z; background patches have no scale to normalise by) (1.0 = predicting each patch's own mean), against interpolation: the visible patches' voxels filled into the masked ones by
 /// normalised 3×3×3 averaging repeated until every voxel is reached (a trilinear-like diffusion fill), then normalised
 /// with the TRUE patch's mean and std (which favours the baseline).</item>
 /// </list>
@@ -276,7 +276,7 @@ public sealed class VolumeProbeCase : IBenchCase
         var tokens = Tokens(parts, batch);
         tokens = tokens with { SampleKeys = arange(tokens.BatchSize) };
         var plan = parts.Masker.Plan(tokens, new MaskContext(0, new Generator((ulong)(1000 + seed))) { Seed = 1000 + seed });
-        var model = ((IObjective)parts.Objective).Compute(tokens, plan, parts.Encoder.Encode(tokens, plan)).Loss.item<float>();
+        var prediction = ((IObjective)parts.Objective).Compute(tokens, plan, parts.Encoder.Encode(tokens, plan)).Reconstruction!; // voxel units
 
         // Interpolation: visible voxels known, masked ones filled by repeated normalised 3×3×3 averaging.
         var grid = ((VolumeTokenizer)parts.Tokenizer).Grid;
@@ -285,9 +285,8 @@ public sealed class VolumeProbeCase : IBenchCase
         var zero = grid.Detokenize(zeros_like(tokens.Tokens), tokens);
         var one = grid.Detokenize(ones_like(tokens.Tokens), tokens);
         known = ((known - zero) / (one - zero)).round();                    // [B, 1, Z, Y, X] of 0/1
-        var values = batch * known;
         var weight = known.clone();
-        var filled = values.clone();
+        var filled = batch * known;
         for (int it = 0; it < 64 && weight.eq(0).any().item<bool>(); it++)
         {
             var num = nn.functional.avg_pool3d(filled * weight.gt(0), [3, 3, 3], [1, 1, 1], [1, 1, 1]);
@@ -296,11 +295,16 @@ public sealed class VolumeProbeCase : IBenchCase
             filled = where(fresh, num / den.clamp_min(1e-12), filled);
             weight = where(fresh, ones_like(weight), weight);
         }
-        var interpTokens = Tokens(parts, filled);
+        var interpTokens = Tokens(parts, filled).Tokens;
+
+        // Norm-pix errors on the masked patches that are not flat: a background patch (std ≈ 0) has target 0 and would
+        // turn any voxel-unit error into an unbounded one for both methods; 1.0 = predicting each patch's own mean.
         var (mean, std) = Losses.TokenStatistics(tokens.Tokens);
         var target = (tokens.Tokens - mean) / std;
-        var guess = (interpTokens.Tokens - mean) / std;
-        var interp = Losses.MaskedMse(guess, target, plan.Masked).item<float>();
+        Tensor Errors(Tensor guess) => Maskwork.Backend.Nn.TokenOps.Gather(((guess - mean) / std - target).square().mean([-1L], keepdim: true), plan.Masked);
+        var keep = Maskwork.Backend.Nn.TokenOps.Gather(std, plan.Masked).gt(0.05).to_type(ScalarType.Float32);
+        double Masked(Tensor e) => (e * keep).sum().item<float>() / Math.Max(1, keep.sum().item<float>());
+        double model = Masked(Errors(prediction)), interp = Masked(Errors(interpTokens));
         return (model, interp);
     }
 }
