@@ -13,6 +13,7 @@ public sealed class VideoPlugin : IModalityPlugin
     public void Register(IComponentRegistry registry)
     {
         registry.AddReader(new VideoFileReader());
+        registry.AddReader(new FrameFolderReader());
         registry.AddReader(new MovingFashionMnistReader(eightDirections: false));
         registry.AddReader(new MovingFashionMnistReader(eightDirections: true));
         registry.AddRecipe(new VideoMaeRecipe("video/videomae", "VideoMAE (Tong et al. 2022): tubelets, 90% tube masking, per-tubelet normalised pixel loss; sized for a CPU, model.preset=paper for ViT-B on 16×224²",
