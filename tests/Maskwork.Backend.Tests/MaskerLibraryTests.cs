@@ -1,5 +1,6 @@
 using Maskwork.Abstractions;
 using Maskwork.Backend.Masking;
+using Maskwork.Backend.Nn;
 using Maskwork.Backend.Objectives;
 using static TorchSharp.torch;
 
@@ -127,6 +128,47 @@ public class MaskerLibraryTests
         // An error only on a masked token the decoder dropped (sample 0's token 1) counts for nothing.
         var onlyDropped = tensor(new float[] { 100, 0, 0, 0, 0, 0 }, [2, 3]);
         Assert.Equal(0f, Losses.DecoderKeptMean(onlyDropped, masked, kept, 4).item<float>());
+    }
+
+    [Fact]
+    public void Decoder_queries_put_masked_and_kept_tokens_first_and_weight_the_padding_zero()
+    {
+        // Sample 0: masked {1,2,3} ∩ kept {1,2,3} = all three; sample 1: masked {0,1,3} ∩ kept {0,2,3} = {0,3} → M = 3,
+        // sample 1 padded with its other masked token (1) at weight 0.
+        var masked = tensor(new long[] { 1, 2, 3, 0, 1, 3 }, [2, 3]);
+        var kept = tensor(new long[] { 1, 2, 3, 0, 2, 3 }, [2, 3]);
+        var (queries, weight) = Losses.DecoderQueries(masked, kept, 4);
+        Assert.Equal(new long[] { 1, 2, 3, 0, 3, 1 }, queries.data<long>().ToArray());
+        Assert.Equal(new float[] { 1, 1, 1, 1, 1, 0 }, weight.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void Dual_decoder_that_keeps_every_token_scores_like_the_plain_decoder()
+    {
+        // The V2 path runs the decoder on visible + kept-masked tokens only; keeping all of them must give MAE's loss
+        // (attention is order-free once positions are added), and the reconstruction keeps the full token shape.
+        manual_seed(3);
+        var objective = new MaeObjective(8, 6, new TransformerShape(8, 1, 2), normPix: true);
+        var grid = new GridLayout([4, 4]);
+        var tokens = new TokenBatch(randn(3, 16, 6), grid) { SampleKeys = arange(3L) };
+        var plan = new RandomMasker(0.75).Plan(tokens, Context());
+        var latent = randn(3, plan.VisibleCount, 8);
+        var encoded = new Encoded(latent);
+        float plain = objective.Compute(tokens, plan, encoded).Loss.item<float>();
+        var everything = arange(16L).unsqueeze(0).expand(3, 16);
+        var dual = objective.Compute(tokens, plan with { DecoderTargets = everything }, encoded);
+        Assert.Equal(plain, dual.Loss.item<float>(), 4);
+        Assert.Equal(tokens.Tokens.shape, dual.Reconstruction!.shape);
+
+        // With a real running-cell mask the decoder predicts fewer tokens and the gradient still reaches the encoder side.
+        var video = new GridLayout([4, 4, 4]) { Axes = "t,y,x" };
+        var clip = new TokenBatch(randn(2, 64, 6), video) { SampleKeys = arange(2L) };
+        var v2 = new DecoderMasked(new TubeMasker(new RandomMasker(0.75)), new RunningCellMasker(0.5)).Plan(clip, Context());
+        var z = randn(2, v2.VisibleCount, 8, requires_grad: true);
+        var result = objective.Compute(clip, v2, new Encoded(z));
+        result.Loss.backward();
+        Assert.True(float.IsFinite(result.Loss.item<float>()));
+        Assert.True(z.grad!.abs().sum().item<float>() > 0);
     }
 
     /// <summary>Radially averaged power spectrum of many centred masks (torch.fft), in 4 bands from low to high frequency.</summary>

@@ -40,6 +40,21 @@ public static class Losses
     }
 
     /// <summary>
+    /// The tokens a VideoMAE V2 decoder predicts: of <paramref name="masked"/> [B,Nm], those in <paramref name="kept"/>
+    /// [B,Nd] first. Returns their token indices [B,M] (M = the batch's largest masked ∩ kept count) and weights [B,M]
+    /// (1 for masked ∩ kept, 0 for the padding that evens out samples with fewer).
+    /// </summary>
+    public static (Tensor Queries, Tensor Weight) DecoderQueries(Tensor masked, Tensor kept, long tokens)
+    {
+        var inKept = zeros(kept.shape[0], tokens, dtype: ScalarType.Float32, device: kept.device)
+            .scatter(1, kept, ones(kept.shape, dtype: ScalarType.Float32, device: kept.device));
+        var w = inKept.gather(1, masked);
+        long m = Math.Max(1, w.sum(1).max().item<float>() is var most ? (long)most : 0);
+        var order = w.sort(1, descending: true, stable: true).Indices.narrow(1, 0, m);
+        return (masked.gather(1, order), w.gather(1, order));
+    }
+
+    /// <summary>
     /// Hard Patches Mining's relative loss: for every pair (i, j) of a sample's tokens whose real losses differ,
     /// binary cross-entropy that sigmoid(p_j − p_i) says l_j &gt; l_i; each sample's mean over its pairs, then the
     /// mean over samples. Teaches the order of the losses, not their scale.

@@ -11,8 +11,8 @@ namespace Maskwork.Backend.Objectives;
 /// MAE's decoder and loss: project the visible latents, add a learned [MASK] token at every masked
 /// position, run a light transformer, predict every token and score the masked ones with
 /// <see cref="Losses.MaskedMse"/> against (optionally per-token normalised) targets. With a decoder mask
-/// (<see cref="MaskPlan.DecoderTargets"/>, VideoMAE V2) only tokens the encoder masked and the decoder kept
-/// count. With <c>predictLoss</c> (Hard Patches Mining) a head on the decoder also predicts each masked
+/// (<see cref="MaskPlan.DecoderTargets"/>, VideoMAE V2) the decoder runs on the visible latents and [MASK]
+/// only at the masked tokens it keeps, predicts only those and scores them — the saving V2 is about. With <c>predictLoss</c> (Hard Patches Mining) a head on the decoder also predicts each masked
 /// token's loss, trained on the order of the real losses (HPM's relative loss); run on the full input, it
 /// guides the masker (<see cref="IMaskGuide"/>).
 /// </summary>
@@ -61,6 +61,7 @@ public sealed class MaeObjective : nn.Module, IObjective, IMaskGuide
 
     public ObjectiveResult Compute(TokenBatch tokens, MaskPlan plan, Encoded encoded)
     {
+        if (plan.DecoderTargets is not null && plan.MaskedCount > 0) return ComputeDual(tokens, plan, encoded);
         var features = Decode(tokens, plan, encoded);
         var prediction = predict.forward(features).to_type(ScalarType.Float32);
 
@@ -73,18 +74,52 @@ public sealed class MaeObjective : nn.Module, IObjective, IMaskGuide
             reconstruction = (prediction * std).Plus(mean);
         }
         Tensor loss;
-        if (plan.DecoderTargets is null && lossHead is null) loss = Losses.MaskedMse(prediction, target, plan.Masked);
+        if (lossHead is null) loss = Losses.MaskedMse(prediction, target, plan.Masked);
         else
         {
             var perToken = TokenOps.Gather(prediction - target, plan.Masked).square().mean([-1L]); // [B,Nm]
-            loss = plan.DecoderTargets is { } kept ? Losses.DecoderKeptMean(perToken, plan.Masked, kept, tokens.TokenCount) : perToken.mean();
-            if (lossHead is not null)
-            {
-                var predicted = TokenOps.Gather(lossHead.forward(features), plan.Masked).squeeze(-1).to_type(ScalarType.Float32);
-                loss = loss.Plus(Losses.RelativeOrder(predicted, perToken.detach()));
-            }
+            var predicted = TokenOps.Gather(lossHead.forward(features), plan.Masked).squeeze(-1).to_type(ScalarType.Float32);
+            loss = perToken.mean().Plus(Losses.RelativeOrder(predicted, perToken.detach()));
         }
         return new ObjectiveResult(loss) { Reconstruction = reconstruction.detach() };
+    }
+
+    /// <summary>
+    /// VideoMAE V2 dual masking: the decoder sees the visible latents plus [MASK] at the masked tokens the decoder
+    /// mask keeps (queries), and predicts only the queries. Samples with fewer such tokens than the batch's most are
+    /// padded with other masked tokens that carry zero loss weight, so the loss is exactly the mean over masked ∩
+    /// kept. The reconstruction holds predictions at the queries and the target's mean elsewhere (zero without norm-pix).
+    /// </summary>
+    ObjectiveResult ComputeDual(TokenBatch tokens, MaskPlan plan, Encoded encoded)
+    {
+        var (queries, weight) = Losses.DecoderQueries(plan.Masked, plan.DecoderTargets!, tokens.TokenCount);
+        var visible = decoderEmbed.forward(encoded.Latent);
+        long batch = visible.shape[0], dim = visible.shape[2];
+        var table = positions.For(tokens.Layout, visible.device).expand(batch, -1, -1);
+        var masks = maskToken.to_type(visible.dtype).expand(batch, queries.shape[1], dim);
+        var x = cat([visible.Plus(TokenOps.Gather(table, plan.Visible)), masks.Plus(TokenOps.Gather(table, queries))], 1);
+        var features = decoder.forward(x).narrow(1, plan.VisibleCount, queries.shape[1]);
+        var prediction = predict.forward(features).to_type(ScalarType.Float32); // [B,M,D]
+
+        var target = TokenOps.Gather(tokens.Tokens, queries);
+        Tensor? mean = null, std = null;
+        if (normPix)
+        {
+            (mean, std) = Losses.TokenStatistics(target);
+            target = (target - mean) / std;
+        }
+        var perToken = (prediction - target).square().mean([-1L]); // [B,M]
+        var loss = perToken.mul(weight).sum(1).div(weight.sum(1).clamp_min(Held.One)).mean();
+        if (lossHead is not null)
+            loss = loss.Plus(Losses.RelativeOrder(lossHead.forward(features).squeeze(-1).to_type(ScalarType.Float32), perToken.detach()));
+
+        var full = zeros_like(tokens.Tokens, dtype: ScalarType.Float32).scatter(1, queries.unsqueeze(-1).expand(-1, -1, prediction.shape[2]), prediction);
+        if (normPix)
+        {
+            var (allMean, allStd) = Losses.TokenStatistics(tokens.Tokens);
+            full = full.mul(allStd).Plus(allMean);
+        }
+        return new ObjectiveResult(loss) { Reconstruction = full.detach() };
     }
 
     /// <summary>HPM: the predicted loss of every token of the full (unmasked) input; null without the head.</summary>
