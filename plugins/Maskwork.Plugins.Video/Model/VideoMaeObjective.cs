@@ -1,5 +1,6 @@
 using Maskwork.Abstractions;
 using Maskwork.Backend.Nn;
+using Maskwork.Backend.Objectives;
 using Maskwork.Backend.Tokenization;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
@@ -16,7 +17,8 @@ namespace Maskwork.Plugins.Video.Model;
 /// With a decoder mask (VideoMAE V2, <see cref="MaskPlan.DecoderTargets"/>) the decoder, while training,
 /// takes mask tokens only where the encoder masked and the decoder kept (that is where V2 saves its
 /// decoder cost) and the loss is their mean; in eval mode (pictures) it predicts every masked token and the
-/// loss still counts only the kept ones. Each sample's mean, then the mean over samples: slices of a batch sum.
+/// loss still counts only the kept ones (<see cref="Losses.DecoderQueries"/>). Each sample's mean, then the mean
+/// over samples: slices of a batch sum.
 /// </para>
 /// </summary>
 public sealed class VideoMaeObjective : nn.Module, IObjective
@@ -40,33 +42,21 @@ public sealed class VideoMaeObjective : nn.Module, IObjective
         RegisterComponents();
     }
 
-    /// <summary>The tokens the decoder predicts [B,K], and whether each counts in the loss [B,K] (null: all count).</summary>
-    (Tensor Predicted, Tensor? Counts) Targets(TokenBatch tokens, MaskPlan plan)
+    /// <summary>The tokens the decoder predicts [B,K], and the weight of each in the loss [B,K] (null: all count).</summary>
+    (Tensor Predicted, Tensor? Weight) Targets(TokenBatch tokens, MaskPlan plan)
     {
         if (plan.DecoderTargets is not { } kept) return (plan.Masked, null);
-        long b = tokens.BatchSize, n = tokens.TokenCount;
-        var dev = tokens.Tokens.device;
-        var inKept = zeros(b, n, dtype: ScalarType.Bool, device: dev).scatter(1, kept, ones(kept.shape, dtype: ScalarType.Bool, device: dev));
-        var counts = inKept.gather(1, plan.Masked); // [B,Nm]
-        if (training)
-        {
-            var perSample = counts.sum(1);
-            long k = perSample.min().item<long>();
-            if (k > 0 && k == perSample.max().item<long>())
-            {
-                // The masked-and-kept tokens first (in plan order: a key of not-kept · Nm + position), then cut at k.
-                long nm = plan.MaskedCount;
-                using var held = new HeldScalars();
-                var order = counts.logical_not().to_type(ScalarType.Int64).mul(held.Int(nm)).add(arange(nm, dtype: ScalarType.Int64, device: dev).view(1, -1), Held.One).argsort(1);
-                return (plan.Masked.gather(1, order[.., ..(int)k]), null);
-            }
-        }
-        return (plan.Masked, counts);
+        // Training: masked-and-kept first, padded to the batch's largest count with weight 0 (the backend's one place for this).
+        if (training) return Losses.DecoderQueries(plan.Masked, kept, tokens.TokenCount);
+        // Eval (pictures): predict every masked token; the loss still counts only the kept ones.
+        var inKept = zeros(kept.shape[0], tokens.TokenCount, dtype: ScalarType.Float32, device: kept.device)
+            .scatter(1, kept, ones(kept.shape, dtype: ScalarType.Float32, device: kept.device));
+        return (plan.Masked, inKept.gather(1, plan.Masked));
     }
 
     public ObjectiveResult Compute(TokenBatch tokens, MaskPlan plan, Encoded encoded)
     {
-        var (predicted, counts) = Targets(tokens, plan);
+        var (predicted, weight) = Targets(tokens, plan);
         var visible = decoderEmbed.forward(encoded.Latent);
         long b = visible.shape[0], d = visible.shape[2];
         var table = positions.For(tokens.Layout, visible.device).to_type(visible.dtype).expand(b, -1, -1);
@@ -79,12 +69,8 @@ public sealed class VideoMaeObjective : nn.Module, IObjective
         var target = PatchNorm.PerChannel(raw, channels);
         var perToken = (prediction - target).square().mean([-1L]); // [B,K]
         Tensor loss;
-        if (counts is null) loss = perToken.mean();
-        else
-        {
-            var w = counts.to_type(perToken.dtype);
-            loss = perToken.mul(w).sum(1).div(w.sum(1).clamp_min(Held.One)).mean();
-        }
+        if (weight is null) loss = perToken.mean();
+        else loss = perToken.mul(weight).sum(1).div(weight.sum(1).clamp_min(Held.One)).mean();
         return new ObjectiveResult(loss) { Reconstruction = Reconstruct(tokens, predicted, prediction.detach(), raw) };
     }
 
