@@ -44,8 +44,8 @@ public sealed class IngestTests : IDisposable
             Assert.Equal(held.Select(s => s.RawBytes().ToArray()), stored.Select(s => s.RawBytes().ToArray()));
             using var a = tokenizer.Tokenize(stored, CPU).Tokens;
             using var b = tokenizer.Tokenize(held, CPU).Tokens;
-            Assert.True(a.equal(b).item<bool>(), $"epoch {epoch}: clips from the dataset differ from clips from memory");
-            firstFrames.Add(tokenizer.Detokenize(a, new TokenBatch(a, tokenizer.Layout))[0, 0, 0, 0, 0].item<float>());
+            Assert.Equal(0f, (a - b).abs().max().item<float>()); // clips from the dataset are the clips from memory
+            firstFrames.Add(tokenizer.Detokenize(a, new TokenBatch(a, tokenizer.Layout)).reshape(-1)[0].item<float>());
         }
         Assert.True(firstFrames.Count >= 2, "a new clip each epoch");
         Assert.Equal(0, issues.Count);
