@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The quick start's second command: fine-tune the encoder that ./run.sh pretrained, against the same model trained
 # from scratch with the same budget (finetune defaults: 4 epochs on 10,000 labelled Fashion-MNIST images, test accuracy
-# at the best validation epoch). About 4 minutes on 2 cores; ./run.sh prints this command with its run folder.
+# at the best validation epoch). ./run.sh prints this command with its run folder.
 #
 #   ./finetune.sh [RUN]     RUN defaults to the newest runs/quickstart-* folder
 set -euo pipefail

@@ -24,4 +24,4 @@ echo "linear probe accuracy (Fashion-MNIST test set): pretrained $(acc "$pre")  
 echo "run folder:  $RUN"
 echo "pictures:    $RUN/loss.png  $RUN/reconstructions.png"
 echo "metrics:     $RUN/metrics.parquet   log: $RUN/log.txt"
-echo "next:        ./finetune.sh $RUN   # fine-tune it against the same model from scratch (about 4 min)"
+echo "next:        ./finetune.sh $RUN   # fine-tune it against the same model trained from scratch"

@@ -102,12 +102,13 @@ public sealed class InfoCommands(Workspace workspace)
         string fashion = Directory.Exists("/usr/share/datasets/fashion-mnist") ? "/usr/share/datasets/fashion-mnist"
             : "missing (apt-get install dataset-fashion-mnist)";
         string font = Backend.Visuals.Fonts.Path ?? "missing: pictures have no labels (apt-get install fonts-dejavu-core, or set MASKWORK_FONT)";
+        string ffmpeg = FfmpegVersion() ?? "missing (optional: the video reader needs it; apt-get install ffmpeg)";
         var result = new
         {
             backend = $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString(3)}",
             device, native_ok = nativeOk, native_detail = detail, plugins_ok = pluginsOk, threads, bf16,
             plugins = plugins.Select(p => new { id = p.Id, version = p.Version, status = p.Status, reason = p.Reason }).ToList(),
-            fashion_mnist = fashion, plugin_folders = workspace.Catalog.SearchedFolders, font,
+            fashion_mnist = fashion, plugin_folders = workspace.Catalog.SearchedFolders, font, ffmpeg,
         };
         output.Result(result);
         var table = Output.Table("check", "result");
@@ -118,7 +119,23 @@ public sealed class InfoCommands(Workspace workspace)
         table.AddRow(Output.Cell("plugin folders"), Output.Cell(string.Join(", ", workspace.Catalog.SearchedFolders)));
         table.AddRow(Output.Cell("fashion-mnist"), Output.Cell(fashion));
         table.AddRow(Output.Cell("picture font"), Output.Cell(font));
+        table.AddRow(Output.Cell("ffmpeg (optional)"), Output.Cell(ffmpeg));
         output.Show(table);
         return nativeOk ? 0 : 1;
+    }
+
+    /// <summary>The first line of `ffmpeg -version` (MASKWORK_FFMPEG or the PATH's), or null when it cannot run: an optional piece for the video reader.</summary>
+    static string? FfmpegVersion()
+    {
+        try
+        {
+            var exe = Environment.GetEnvironmentVariable("MASKWORK_FFMPEG") is { Length: > 0 } p ? p : "ffmpeg";
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(exe, "-hide_banner -version") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
+            if (process is null) return null;
+            string first = process.StandardOutput.ReadLine() ?? "";
+            process.StandardOutput.ReadToEnd();
+            return process.WaitForExit(10_000) && process.ExitCode == 0 ? first.Trim() : null;
+        }
+        catch (System.ComponentModel.Win32Exception) { return null; }
     }
 }
