@@ -65,7 +65,7 @@ public sealed class StreamCase : IBenchCase
         var manifest = DatasetManifest.Load(folder);
         double gb = manifest.Shards.Sum(s => s.Bytes) / 1e9;
 
-        using var train = new RssSampler();
+        var sourcePhase = new RssSampler();
         var options = new ParquetSourceOptions(CacheMb: cacheMb, DecodeThreads: args.Int("decode-threads", 2));
 
         // 2. The source alone: read + decode of batches in epoch order, on a fresh source (cold cache).
@@ -77,7 +77,11 @@ public sealed class StreamCase : IBenchCase
         for (int k = 0; k < probeBatches; k++) read += partition.Read(probeSource, k).Count;
         double sourceRate = read / sourceClock.Elapsed.TotalSeconds;
         probeSource = null;
-        GC.Collect();
+        double sourceRss = sourcePhase.PeakMb;
+        sourcePhase.Dispose();
+        // A real pretrain has no source-alone phase: drop its garbage before the training phase's peak is sampled.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        using var train = new RssSampler();
         Console.Error.WriteLine($"stream: source alone {sourceRate:F0} samples/s; rss {RssSampler.CurrentMb():F0} MB after it (managed heap {GC.GetGCMemoryInfo().HeapSizeBytes >> 20} MB, committed {GC.GetGCMemoryInfo().TotalCommittedBytes >> 20} MB)");
 
         // 3. image/mae at 112×112×3 from the streamed source.
@@ -100,7 +104,7 @@ public sealed class StreamCase : IBenchCase
         BenchArgs.Emit(new
         {
             @case = Name, dataset_gb = Math.Round(gb, 3), rows = manifest.Rows, shards = manifest.Shards.Count, shape = $"3x{Side}x{Side} uint8",
-            ingest_s = Math.Round(ingestS, 1), ingest_rss_mb_peak = Math.Round(ingestRss, 1), rss_mb_peak = Math.Round(train.PeakMb, 1), cache_mb = cacheMb,
+            ingest_s = Math.Round(ingestS, 1), ingest_rss_mb_peak = Math.Round(ingestRss, 1), rss_mb_peak = Math.Round(train.PeakMb, 1), source_rss_mb_peak = Math.Round(sourceRss, 1), cache_mb = cacheMb,
             source_samples_per_s = Math.Round(sourceRate, 1), trainer_samples_per_s = Math.Round(steps * batch / wallS, 1),
             data_wait_share = Math.Round(trainer.DataWaitSeconds / wallS, 4), data_wait_s = Math.Round(trainer.DataWaitSeconds, 2), wall_s = Math.Round(wallS, 1),
             steps, batch, final_loss = Math.Round(lastLoss, 4), groups_read = source.GroupsRead, skipped = issues.SkippedSamples, load1 = MaeTiny.Load1(),
