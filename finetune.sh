@@ -5,11 +5,12 @@
 #
 #   ./finetune.sh [RUN]     RUN defaults to the newest runs/quickstart-* folder
 set -euo pipefail
+given=${1:+$(realpath -m -- "$1")} # resolved before the cd below, so a path relative to the caller works
 cd "$(dirname "$0")"
 case "${1:-}" in -h|--help) sed -n '2,6p' "$0"; exit 0 ;; esac
 MW=host/Maskwork.Host/bin/Release/net10.0/maskwork
 [[ -x $MW ]] || { echo "finetune.sh: $MW is not built; run ./run.sh first" >&2; exit 1; }
-RUN=${1:-$(ls -dt runs/quickstart-* 2>/dev/null | head -n 1)}
+RUN=${given:-$(ls -dt runs/quickstart-* 2>/dev/null | head -n 1)}
 [[ -n $RUN && -f $RUN/config.json ]] || { echo "finetune.sh: no pretraining run${1:+ at $1}; run ./run.sh first or pass its run folder" >&2; exit 1; }
 
 echo "== fine-tune, pretrained encoder of $RUN" >&2

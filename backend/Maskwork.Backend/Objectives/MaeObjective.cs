@@ -105,8 +105,9 @@ public sealed class MaeObjective : nn.Module, IObjective, IMaskGuide
         Tensor? mean = null, std = null;
         if (normPix)
         {
-            (mean, std) = Losses.TokenStatistics(target);
-            target = (target - mean) / std;
+            // Statistics of every token once: the queries' for the target, all of them for the reconstruction.
+            (mean, std) = Losses.TokenStatistics(tokens.Tokens);
+            target = (target - TokenOps.Gather(mean, queries)) / TokenOps.Gather(std, queries);
         }
         var perToken = (prediction - target).Squared().mean([-1L]); // [B,M]
         var loss = perToken.mul(weight).sum(1).div(weight.sum(1).clamp_min(Held.One)).mean();
@@ -114,11 +115,7 @@ public sealed class MaeObjective : nn.Module, IObjective, IMaskGuide
             loss = loss.Plus(Losses.RelativeOrder(lossHead.forward(features).squeeze(-1).to_type(ScalarType.Float32), perToken.detach()));
 
         var full = zeros_like(tokens.Tokens, dtype: ScalarType.Float32).scatter(1, queries.unsqueeze(-1).expand(-1, -1, prediction.shape[2]), prediction);
-        if (normPix)
-        {
-            var (allMean, allStd) = Losses.TokenStatistics(tokens.Tokens);
-            full = full.mul(allStd).Plus(allMean);
-        }
+        if (mean is not null && std is not null) full = full.mul(std).Plus(mean);
         return new ObjectiveResult(loss) { Reconstruction = full.detach() };
     }
 
