@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Data;
+using Maskwork.Backend.Nn;
 using Maskwork.Backend.Objectives;
 using Maskwork.Backend.Training;
 using Maskwork.Formats.Nifti;
@@ -70,9 +71,10 @@ public sealed class VolumeProbeCase : IBenchCase
         {
             FlipProbability = 0, RotateProbability = 0,
             EncoderDim = args.Int("dim", 192), EncoderDepth = args.Int("depth", 4), MaskRatio = args.Double("mask-ratio", 0.75),
+            Patch = args.Int("patch", 8), DecoderDim = args.Int("decoder-dim", 96), DecoderDepth = args.Int("decoder-depth", 2),
         };
         var recipe = new Mae3dRecipe("volume/mae3d", "", options, Mae3dRecipe.CpuTraining);
-        var train = recipe.Training with { Steps = steps, Batch = batch, WarmupSteps = Math.Min(40, steps / 10) };
+        var train = recipe.Training with { Steps = steps, Batch = batch, WarmupSteps = Math.Min(40, steps / 10), BaseLr = args.Double("blr", recipe.Training.BaseLr) };
         var clock = Stopwatch.StartNew();
 
         // The brain and its atlas on the same 2 mm RAS grid (labels resampled nearest).
@@ -131,7 +133,7 @@ public sealed class VolumeProbeCase : IBenchCase
         double Mean(string k) => results.Average(r => r[k]);
         BenchArgs.Emit(new
         {
-            @case = Name, steps, batch, crop = string.Join('x', crop), patch = p, encoder = $"{options.EncoderDim}x{options.EncoderDepth}",
+            @case = Name, steps, batch, blr = train.BaseLr, crop = string.Join('x', crop), patch = p, encoder = $"{options.EncoderDim}x{options.EncoderDepth}",
             mask_ratio = options.MaskRatio, seeds, train_patches = tileY.Count(s => s.Train), test_patches = tileY.Count(s => !s.Train),
             held_out_crops = heldOutCrops.Count,
             accuracy = Mean("accuracy"), random_init_accuracy = Mean("random_init_accuracy"), raw_accuracy = Mean("raw_accuracy"),
@@ -301,7 +303,7 @@ public sealed class VolumeProbeCase : IBenchCase
         // turn any voxel-unit error into an unbounded one for both methods; 1.0 = predicting each patch's own mean.
         var (mean, std) = Losses.TokenStatistics(tokens.Tokens);
         var target = (tokens.Tokens - mean) / std;
-        Tensor Errors(Tensor guess) => Maskwork.Backend.Nn.TokenOps.Gather(((guess - mean) / std - target).square().mean([-1L], keepdim: true), plan.Masked);
+        Tensor Errors(Tensor guess) => Maskwork.Backend.Nn.TokenOps.Gather(((guess - mean) / std - target).Squared().mean([-1L], keepdim: true), plan.Masked);
         var keep = Maskwork.Backend.Nn.TokenOps.Gather(std, plan.Masked).gt(0.05).to_type(ScalarType.Float32);
         double Masked(Tensor e) => (e * keep).sum().item<float>() / Math.Max(1, keep.sum().item<float>());
         double model = Masked(Errors(prediction)), interp = Masked(Errors(interpTokens));
