@@ -71,6 +71,7 @@ public sealed class VolumeProbeCase : IBenchCase
         {
             FlipProbability = args.Double("flip", 0), RotateProbability = args.Double("rotate", 0),
             EncoderDim = args.Int("dim", 192), EncoderDepth = args.Int("depth", 4), MaskRatio = args.Double("mask-ratio", 0.75),
+            Crop = args.Value("crop") is { } c ? [.. c.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))] : Mae3dOptions.Cpu().Crop,
             Patch = args.Int("patch", 8), DecoderDim = args.Int("decoder-dim", 96), DecoderDepth = args.Int("decoder-depth", 2),
         };
         var recipe = new Mae3dRecipe("volume/mae3d", "", options, Mae3dRecipe.CpuTraining);
