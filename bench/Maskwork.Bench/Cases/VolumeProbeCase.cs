@@ -69,7 +69,7 @@ public sealed class VolumeProbeCase : IBenchCase
         if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 2));
         var options = Mae3dOptions.Cpu() with
         {
-            FlipProbability = args.Double("flip", 0), RotateProbability = args.Double("rotate", 0),
+            FlipProbability = args.Double("flip", 0), RotateProbability = args.Double("rotate", 0), FlipAxes = args.String("flip-axes", "z,y,x").Split(','),
             EncoderDim = args.Int("dim", 192), EncoderDepth = args.Int("depth", 4), MaskRatio = args.Double("mask-ratio", 0.75),
             Crop = args.Value("crop") is { } c ? [.. c.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))] : Mae3dOptions.Cpu().Crop,
             Patch = args.Int("patch", 8), DecoderDim = args.Int("decoder-dim", 96), DecoderDepth = args.Int("decoder-depth", 2),
@@ -134,7 +134,7 @@ public sealed class VolumeProbeCase : IBenchCase
         double Mean(string k) => results.Average(r => r[k]);
         BenchArgs.Emit(new
         {
-            @case = Name, steps, batch, blr = train.BaseLr, flip = options.FlipProbability, rotate = options.RotateProbability, crop = string.Join('x', crop), patch = p, encoder = $"{options.EncoderDim}x{options.EncoderDepth}",
+            @case = Name, steps, batch, blr = train.BaseLr, flip = options.FlipProbability, flip_axes = string.Join(',', options.FlipAxes), rotate = options.RotateProbability, crop = string.Join('x', crop), patch = p, encoder = $"{options.EncoderDim}x{options.EncoderDepth}",
             mask_ratio = options.MaskRatio, seeds, train_patches = tileY.Count(s => s.Train), test_patches = tileY.Count(s => !s.Train),
             held_out_crops = heldOutCrops.Count,
             accuracy = Mean("accuracy"), random_init_accuracy = Mean("random_init_accuracy"), raw_accuracy = Mean("raw_accuracy"),
