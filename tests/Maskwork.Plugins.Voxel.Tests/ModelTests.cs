@@ -33,7 +33,8 @@ public sealed class ModelTests : IDisposable
     static List<Sample> Occupancy() => Shapes.Value.Select(s =>
     {
         var v = s.Values;
-        var occ = v.AsSpan(3 * 16 * 16 * 16, 16 * 16 * 16).ToArray();
+        var occ = new float[16 * 16 * 16];
+        Array.Copy(v, 3 * 16 * 16 * 16, occ, 0, occ.Length);
         return new Sample(occ, [1, 16, 16, 16], s.Label, s.Source) { Index = s.Index, Split = s.Split };
     }).ToList();
 

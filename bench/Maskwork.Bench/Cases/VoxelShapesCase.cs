@@ -123,15 +123,15 @@ public sealed class VoxelShapesCase : IBenchCase
         var tokens = parts.Tokenizer.Tokenize(samples, CPU) with { SampleKeys = arange((long)samples.Count) };
         var plan = parts.Masker.Plan(tokens, new MaskContext(0, new Generator((ulong)(1000 + seed))) { Seed = 1000 + seed });
         var logitsP = ((VoxelMaeObjective)parts.Objective).Compute(tokens, plan, parts.Encoder.Encode(tokens, plan)).Reconstruction!;
-        var truth = TokenOps(tokens.Tokens, plan.Masked).gt(0.5);
-        var model = TokenOps(logitsP, plan.Masked).gt(0.5);
+        var truth = Gather(tokens.Tokens, plan.Masked).gt(0.5);
+        var model = Gather(logitsP, plan.Masked).gt(0.5);
         var priorTokens = parts.Tokenizer.Tokenize(samples.Select(s => new Sample(prior.Frequency.data<float>().ToArray(), s.Shape, null, "prior")).ToList(), CPU).Tokens;
-        var priorGuess = TokenOps(priorTokens, plan.Masked).gt(prior.Threshold);
+        var priorGuess = Gather(priorTokens, plan.Masked).gt(prior.Threshold);
         double Iou(Tensor guess) => guess.logical_and(truth).sum().item<long>() / (double)Math.Max(1, guess.logical_or(truth).sum().item<long>());
         return (Iou(model), Iou(priorGuess));
     }
 
-    static Tensor TokenOps(Tensor x, Tensor index) => Maskwork.Backend.Nn.TokenOps.Gather(x, index);
+    static Tensor Gather(Tensor x, Tensor index) => Maskwork.Backend.Nn.TokenOps.Gather(x, index);
 
     static void Picture(ModelParts parts, IReadOnlyList<Sample> test, int seed, string folder)
     {

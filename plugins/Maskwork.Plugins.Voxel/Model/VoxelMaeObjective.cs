@@ -1,6 +1,6 @@
 using Maskwork.Abstractions;
 using Maskwork.Backend.Nn;
-using TorchSharp.Modules;
+using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 
 namespace Maskwork.Plugins.Voxel.Model;

@@ -56,7 +56,9 @@ public static class MeshVoxelizer
         var g = (v - centre) * scale + S / 2.0;                                                // grid units, [0, S)
         var tri = tensor(mesh.Triangles, [mesh.TriangleCount, 3], dtype: ScalarType.Int64);
         var a = g.index_select(0, tri[.., 0]); var b = g.index_select(0, tri[.., 1]); var c = g.index_select(0, tri[.., 2]);
-        var area = linalg.cross(b - a, c - a).norm(1L) * 0.5;
+        var u = b - a; var w = c - a;
+        var normal = stack([u[.., 1] * w[.., 2] - u[.., 2] * w[.., 1], u[.., 2] * w[.., 0] - u[.., 0] * w[.., 2], u[.., 0] * w[.., 1] - u[.., 1] * w[.., 0]], 1);
+        var area = (normal * normal).sum(1).sqrt() * 0.5;
         double total = area.sum().item<double>();
         if (!(total > 0)) throw new GeometryFormatException("mesh", "the mesh has no surface area");
         long n = Math.Clamp((long)Math.Ceiling(total * options.Density), 1024, MaxSamples);
@@ -102,30 +104,29 @@ public static class MeshVoxelizer
     /// <summary>Cells not reachable from the border through empty cells (6-connected) become occupied: the enclosed interior.</summary>
     public static Tensor FillEnclosed(Tensor occupied)
     {
-        var empty = occupied.eq(0);
-        var outside = zeros_like(empty);
+        var empty = occupied.eq(0).to_type(ScalarType.Float32);
         // Seed: the empty border cells.
         var border = ones_like(empty);
-        border[1..^1, 1..^1, 1..^1] = zeros_like(border[1..^1, 1..^1, 1..^1]);
-        outside = border.logical_and(empty);
-        long before = -1;
+        border.narrow(0, 1, border.shape[0] - 2).narrow(1, 1, border.shape[1] - 2).narrow(2, 1, border.shape[2] - 2).fill_(0);
+        var outside = border * empty;
+        double before = -1;
         for (int it = 0; it < 4 * occupied.numel(); it++)
         {
             var grown = outside.clone();
             for (int d = 0; d < 3; d++)
             {
                 long len = outside.shape[d];
-                grown.narrow(d, 1, len - 1).logical_or_(outside.narrow(d, 0, len - 1));
-                grown.narrow(d, 0, len - 1).logical_or_(outside.narrow(d, 1, len - 1));
+                grown.narrow(d, 1, len - 1).add_(outside.narrow(d, 0, len - 1));
+                grown.narrow(d, 0, len - 1).add_(outside.narrow(d, 1, len - 1));
             }
-            outside = grown.logical_and_(empty);
+            outside = grown.clamp_max(1) * empty;
             if (it % 8 == 7)
             {
-                long now = outside.sum().item<long>();
+                double now = outside.sum().item<float>();
                 if (now == before) break;
                 before = now;
             }
         }
-        return outside.logical_not().to_type(ScalarType.Float32);
+        return 1 - outside;
     }
 }

@@ -211,7 +211,7 @@ public sealed class VoxelReader(VoxelInput input) : IDatasetReader
         var occupancy = tensor(voxels.Occupancy).view(1, S, S, S);
         if (o.Channels == "occupancy") return VoxelGrids.Occupancy(occupancy, label, file, split);
         // RGB-α: α = occupancy; an uncoloured mesh is mid grey.
-        var rgb = voxels.Rgb is { } c ? tensor(c).view(3, S, S, S) : full(3, S, S, S, 0.5f);
+        var rgb = voxels.Rgb is { } c ? tensor(c).view(3, S, S, S) : ones(3, S, S, S) * 0.5f;
         var alpha = occupancy.to_type(ScalarType.Float32);
         return VoxelGrids.Rgba(cat([rgb * alpha, alpha], 0), label, file, split);
     }

@@ -68,7 +68,7 @@ public sealed class VoxelRenderer(int cell = 3) : IReconstructionRenderer
             var idx = mask.nonzero();
             if (idx.shape[0] == 0) return;
             var zyx = idx.to_type(ScalarType.Int32).contiguous().data<int>().ToArray();
-            float[]? c = colours is null ? null : colours.permute(1, 2, 3, 0).index(mask).contiguous().data<float>().ToArray();
+            float[]? c = colours is null ? null : colours.permute(1, 2, 3, 0).reshape(-1, 3).index_select(0, mask.flatten().nonzero().squeeze(1)).contiguous().data<float>().ToArray();
             for (int j = 0; j < zyx.Length / 3; j++)
             {
                 var col = c is null ? fallback : new Color(Byte(c[j * 3]), Byte(c[j * 3 + 1]), Byte(c[j * 3 + 2]));
