@@ -66,6 +66,29 @@ public static class NpyFormat
         return new NpyArray(type, shape, data);
     }
 
+    /// <summary>The elements as float32 (C order).</summary>
+    public static float[] ToFloat(NpyArray array)
+    {
+        var data = array.Data.AsSpan();
+        switch (array.Type)
+        {
+            case NpyType.Float32: return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data).ToArray();
+            case NpyType.Float16:
+            {
+                var half = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(data);
+                var result = new float[half.Length];
+                for (int i = 0; i < half.Length; i++) result[i] = (float)half[i];
+                return result;
+            }
+            default:
+            {
+                var result = new float[data.Length];
+                for (int i = 0; i < data.Length; i++) result[i] = data[i];
+                return result;
+            }
+        }
+    }
+
     /// <summary>The members of a <c>.npz</c> archive, by name without the <c>.npy</c> suffix, in archive order.</summary>
     public static List<(string Name, NpyArray Array)> ReadNpz(string file, byte[] bytes)
     {

@@ -1,3 +1,4 @@
+using Maskwork.Backend.Nn;
 using Maskwork.Formats.Geometry;
 using static TorchSharp.torch;
 
@@ -91,8 +92,8 @@ public static class MeshVoxelizer
                     + r1 * r2 * vc.index_select(0, tri[.., 2].index_select(0, pick)).to_type(ScalarType.Float64);
                 colour = cat([blend.to_type(ScalarType.Float32), vc], 0);
             }
-            var sums = zeros(S * S * S, 3).index_add_(0, linear, colour);
-            var counts = zeros(S * S * S, 1).index_add_(0, linear, ones(linear.shape[0], 1));
+            var sums = zeros(S * S * S, 3).index_add_(0, linear, colour, Held.One);
+            var counts = zeros(S * S * S, 1).index_add_(0, linear, ones(linear.shape[0], 1), Held.One);
             rgb = (sums / counts.clamp_min(1)).t().contiguous().data<float>().ToArray();
         }
         var grid = occupied.view(S, S, S);

@@ -34,8 +34,10 @@ public static class VoxelGrids
     /// <summary>An RGB-α grid [4, S, S, S] as a float16 sample (values in [0, 1]).</summary>
     public static Sample Rgba(Tensor grid, int? label, string source, string? split)
     {
-        var half = grid.to_type(ScalarType.Float32).clamp(0, 1).to_type(ScalarType.Float16).contiguous();
-        var bytes = half.view(ScalarType.Byte).data<byte>().ToArray();
+        var values = grid.to_type(ScalarType.Float32).clamp(0, 1).contiguous().data<float>().ToArray();
+        var half = new Half[values.Length];
+        for (int i = 0; i < values.Length; i++) half[i] = (Half)values[i];
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(new Span<Half>(half)).ToArray();
         return Sample.Typed(bytes, SampleDType.Float16, grid.shape.Select(s => (int)s).ToArray(), label, source) with { Split = split };
     }
 }

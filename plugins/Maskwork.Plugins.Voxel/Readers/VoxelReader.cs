@@ -178,13 +178,7 @@ public sealed class VoxelReader(VoxelInput input) : IDatasetReader
         }
         else array = NpyFormat.Read(file, bytes);
         var shape = array.Shape.Select(s => (long)s).ToArray();
-        var raw = tensor(array.Data);
-        var values = (array.Type switch
-        {
-            NpyType.Float16 => raw.view(ScalarType.Float16),
-            NpyType.Float32 => raw.view(ScalarType.Float32),
-            _ => raw,
-        }).view(shape).to_type(ScalarType.Float32);
+        var values = tensor(NpyFormat.ToFloat(array)).view(shape);
         if (!values.isfinite().all().item<bool>()) throw new VoxelFormatException(file, "the grid holds NaN or infinite values");
         if (shape.Length == 3)
         {
