@@ -8,16 +8,18 @@ public static class VoxelGrids
 {
     /// <summary>
     /// A [C, D, H, W] grid resized to S³: occupancy by adaptive max pooling down (a cell is occupied when any source
-    /// cell in it is) and nearest up; RGB-α by adaptive average pooling down and trilinear up. Unchanged when already S³.
+    /// cell in it is) for whole factors, else nearest; RGB-α by average pooling for whole factors, else trilinear. Unchanged when already S³.
     /// </summary>
     public static Tensor Resize(Tensor grid, int size, bool occupancy)
     {
         if (grid.shape[1] == size && grid.shape[2] == size && grid.shape[3] == size) return grid;
         var x = grid.unsqueeze(0).to_type(ScalarType.Float32);
-        bool down = grid.shape.Skip(1).All(s => s >= size);
-        x = down
-            ? (occupancy ? nn.functional.adaptive_max_pool3d(x, [size, size, size]) : nn.functional.adaptive_avg_pool3d(x, [size, size, size]))
-            : nn.functional.interpolate(x, [size, size, size], mode: occupancy ? InterpolationMode.Nearest : InterpolationMode.Trilinear, align_corners: occupancy ? null : false);
+        // Whole-factor shrinking pools (max for occupancy, mean for RGB-α); any other size is interpolated.
+        var factor = grid.shape.Skip(1).Select(s => s % size == 0 ? s / size : 0).ToArray();
+        if (factor.All(f => f >= 1))
+            x = occupancy ? nn.functional.max_pool3d(x, factor, factor) : nn.functional.avg_pool3d(x, factor, factor);
+        else
+            x = nn.functional.interpolate(x, [size, size, size], mode: occupancy ? InterpolationMode.Nearest : InterpolationMode.Trilinear, align_corners: occupancy ? null : false);
         return x.squeeze(0);
     }
 
