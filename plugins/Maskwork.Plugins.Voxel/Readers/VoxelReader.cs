@@ -230,7 +230,7 @@ public sealed class VoxelParquetReader : IDatasetReader
 
     public async IAsyncEnumerable<Sample> ReadAsync(DataSpec spec, IDataIssues issues, [EnumeratorCancellation] CancellationToken ct)
     {
-        await foreach (var s in SampleParquet.ReadAsync(spec, issues, ct))
+        await foreach (var s in ParquetDataset.ReadAllAsync(spec, issues, ct))
         {
             if (s.Shape.Length != 4 || s.Shape[0] is not (1 or 4) || s.Shape[1] != s.Shape[2] || s.Shape[2] != s.Shape[3])
             {
