@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using Spectre.Console;
 using Maskwork.Host.Cli;
 using Maskwork.Host.Worker;
 using Microsoft.Extensions.Configuration;

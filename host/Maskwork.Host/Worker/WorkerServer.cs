@@ -179,10 +179,9 @@ public static class WorkerServer
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             string fresh = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-            using var f = new FileStream(path, new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            });
+            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // 0600 from the first byte
+            using var f = new FileStream(path, create);
             f.Write(Encoding.ASCII.GetBytes(fresh + "\n"));
         }
         string token = File.ReadAllText(path).Trim();
