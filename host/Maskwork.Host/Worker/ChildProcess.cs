@@ -15,7 +15,7 @@ public readonly record struct ChildExit(int? Code, int? Signal)
 public readonly record struct ProcessIdentity(int Pid, long StartTicks, string BootId);
 
 /// <summary>
-/// Child processes started with posix_spawn, never through a shell: each in its own process group (so a signal to
+/// Child processes started with posix_spawn, never through a shell: each in its own session and process group (so a signal to
 /// the group reaches everything it started), stdin from /dev/null, stdout and stderr appended to files (so a child
 /// outlives a worker crash without a broken pipe), signal dispositions reset to their defaults.
 /// </summary>
@@ -42,9 +42,11 @@ public static class ChildProcess
                 Check(posix_spawn_file_actions_addopen(actions, 0, Utf8("/dev/null"), O_RDONLY, 0), "addopen stdin");
                 Check(posix_spawn_file_actions_addopen(actions, 1, Utf8(stdoutPath), O_WRONLY | O_CREAT | O_APPEND, 0x1A4), "addopen stdout");
                 Check(posix_spawn_file_actions_addopen(actions, 2, Utf8(stderrPath), O_WRONLY | O_CREAT | O_APPEND, 0x1A4), "addopen stderr");
-                const short SETPGROUP = 0x02, SETSIGDEF = 0x04, SETSIGMASK = 0x08;
-                Check(posix_spawnattr_setflags(attr, SETPGROUP | SETSIGDEF | SETSIGMASK), "setflags");
-                Check(posix_spawnattr_setpgroup(attr, 0), "setpgroup"); // a new group whose id is the child's pid
+                // A new session (glibc's POSIX_SPAWN_SETSID), so a new process group whose id is the child's pid. Not only a new
+                // group: a group in the worker's session would become orphaned when the worker dies, and the kernel then sends
+                // SIGHUP to it if any member is stopped; in its own session a job outlives its worker untouched.
+                const short SETSIGDEF = 0x04, SETSIGMASK = 0x08, SETSID = 0x80;
+                Check(posix_spawnattr_setflags(attr, SETSID | SETSIGDEF | SETSIGMASK), "setflags");
                 sigfillset(defaults);
                 Check(posix_spawnattr_setsigdefault(attr, defaults), "setsigdefault"); // the runtime ignores SIGPIPE; the child starts clean
                 sigemptyset(mask);
@@ -144,7 +146,6 @@ public static class ChildProcess
     [DllImport("libc")] static extern int posix_spawnattr_init(IntPtr attr);
     [DllImport("libc")] static extern int posix_spawnattr_destroy(IntPtr attr);
     [DllImport("libc")] static extern int posix_spawnattr_setflags(IntPtr attr, short flags);
-    [DllImport("libc")] static extern int posix_spawnattr_setpgroup(IntPtr attr, int pgroup);
     [DllImport("libc")] static extern int posix_spawnattr_setsigdefault(IntPtr attr, IntPtr set);
     [DllImport("libc")] static extern int posix_spawnattr_setsigmask(IntPtr attr, IntPtr set);
     [DllImport("libc")] static extern int sigfillset(IntPtr set);
