@@ -133,8 +133,8 @@ public sealed class JobRunner(JobStore store, WorkerOptions options, ILogger<Job
         foreach (var child in running.Values)
         {
             if (!ChildProcess.TryReap(child.Pid, out var exit)) continue;
-            running.TryRemove(child.Job.Id, out _);
-            Settle(store.Get(child.Job.Id) ?? child.Job, exit);
+            try { Settle(store.Get(child.Job.Id) ?? child.Job, exit); }
+            finally { running.TryRemove(child.Job.Id, out _); }
         }
     }
 

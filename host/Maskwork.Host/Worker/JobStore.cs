@@ -145,7 +145,7 @@ public sealed class JobStore
     /// <summary>A final state, with the exit code, the reason and the job's result JSON where there is one.</summary>
     public void Finish(long id, string state, int? exitCode, string? reason, string? result) => Update(id,
         "state = $state, exit_code = $code, reason = $reason, result = coalesce($result, result), pid = NULL, finished = $now",
-        ("$state", state), ("$code", exitCode), ("$reason", reason), ("$result", result), ("$now", Now()));
+        ("$state", state), ("$code", exitCode), ("$reason", reason), ("$result", result)); // $now: Update's
 
     /// <summary>Asks for a cancel: a queued job is cancelled at once (true); a running one is flagged for the runner. False when already final.</summary>
     public Job? RequestCancel(long id)
