@@ -27,24 +27,13 @@ done
 
 peer=${MASKWORK_PEER:-../shared/peers/mae_torch.py}
 [[ -f $peer ]] || { echo "compare.sh: peer $peer not found (set MASKWORK_PEER)" >&2; exit 1; }
-py=/usr/bin/python3
-
-missing=()
-for pkg in python3-torch libopenblas0-pthread; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  echo "compare.sh: installing the peer's packages: ${missing[*]}" >&2
-  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get install -y "${missing[@]}" >&2
-fi
-
-dotnet build -c Release bench/Maskwork.Bench -nologo -v q >&2
-bench=bench/Maskwork.Bench/bin/Release/net10.0/Maskwork.Bench
+source bench/lib.sh
+bench_peer_packages compare.sh
+bench_build
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+bench_load before
 for ((r = 1; r <= repeat; r++)); do
   for precision in fp32 bf16; do
     flag=(); [[ $precision == bf16 ]] && flag=(--bf16)
@@ -54,7 +43,7 @@ for ((r = 1; r <= repeat; r++)); do
     printf '%s\t%s\t%s\t%s\n' "$r" "$precision" "$ours" "$theirs" >> "$results"
   done
 done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+bench_load after
 
 "$py" - "$results" <<'PY'
 import json, statistics, sys

@@ -229,6 +229,19 @@ public interface IDatasetReader
 }
 
 /// <summary>
+/// Optional for a reader: what each input file holds beyond its samples (a volume's spacing and orientation, a
+/// video's frame count and rate). <c>inspect</c> lists these as <c>files</c>.
+/// </summary>
+public interface IDescribesFiles
+{
+    /// <summary>One entry per usable input file of <paramref name="spec"/>; unusable files go to <paramref name="issues"/>.</summary>
+    IEnumerable<FileFacts> DescribeFiles(DataSpec spec, IDataIssues issues);
+}
+
+/// <summary>One input file and named facts about it (numbers, strings or arrays of them), in display order.</summary>
+public sealed record FileFacts(string File, IReadOnlyList<KeyValuePair<string, object>> Facts);
+
+/// <summary>
 /// Random access to a dataset of any size (DESIGN.md section 10): the trainer, probes, <c>embed</c>
 /// and <c>reconstruct</c> read through it. In memory for small raw datasets; a sharded Parquet dataset
 /// reads only the row groups a batch needs. Implementations must be safe to call from a background thread.

@@ -186,6 +186,25 @@ public sealed class DataSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task The_cache_holds_a_shuffle_window_plus_the_groups_in_flight_however_large_its_limit()
+    {
+        string folder = Path.Combine(dir, "window");
+        var manifest = await Write(folder, Images(80), new DatasetWriterOptions(GroupRows: 4));
+        var source = ParquetSource.Open(folder, "train", new ParquetSourceOptions(CacheMb: 1024, DecodeThreads: 1, ShuffleWindow: 2), new DataIssueLog());
+        long groupBytes = 0, most = 0;
+        var partition = new DataPartition(EpochOrder.For(source, 3), 4);
+        for (int k = 0; k < source.Count / 4; k++)
+        {
+            var batch = partition.Read(source, k);
+            groupBytes = Math.Max(groupBytes, batch.Max(s => (long)s.ValueCount)); // uint8: a byte a value
+            most = Math.Max(most, source.CachedBytes);
+        }
+        Assert.True(most > 0);
+        Assert.InRange(most, 1, 3 * 4 * groupBytes + 3 * 4 * 256); // 2 window groups + 1 in flight, 4 rows each (+ row overheads)
+        Assert.Equal(manifest.Splits["train"] / 4, source.GroupsRead); // every group read once: the window fits
+    }
+
+    [Fact]
     public async Task Exact_resume_on_a_parquet_dataset()
     {
         string folder = Path.Combine(dir, "seq");

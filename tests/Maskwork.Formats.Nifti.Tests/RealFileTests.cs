@@ -52,6 +52,25 @@ public sealed class RealFileTests
         Assert.Equal(9068f, img[11, 10, 12]);
     }
 
+    /// <summary>The volume recipes' default data: mricron-data's Colin27 T1 (test.sh installs the Debian package).</summary>
+    [Fact]
+    public void Colin27_skull_stripped_t1_from_mricron_data()
+    {
+        const string file = "/usr/share/mricron/templates/ch2bet.nii.gz";
+        Assert.True(File.Exists(file), $"{file} is missing: apt-get install mricron-data (test.sh does)");
+        var img = NiftiFile.Read(file);
+        var h = img.Header;
+        Assert.Equal([181L, 217, 181], h.Shape);             // nibabel: (181, 217, 181) uint8, zooms 1 mm, RAS
+        Assert.Equal("uint8", h.DTypeName);
+        Assert.Equal([1.0, 1, 1], h.Spacing);
+        AffineEqual([1, 0, 0, -90, 0, 1, 0, -125, 0, 0, 1, -71, 0, 0, 0, 1], h.Affine);
+        Assert.Equal("RAS", h.Orientation);
+        Assert.Equal((0f, 133f), (img.Data.Min(), img.Data.Max()));
+        Assert.Equal(1737193, img.Data.Count(v => v > 0));
+        Assert.Equal(33f, img[90, 108, 90]);
+        Assert.Equal(113f, img[60, 100, 70]);
+    }
+
     [Fact]
     public void Example4d_gzip_with_extensions_and_qform()
     {

@@ -103,6 +103,20 @@ public sealed class FfmpegReaderTests : IDisposable
     }
 
     [Fact]
+    public void Inspect_describes_each_file_by_what_ffprobe_says_and_names_the_ones_it_rejects()
+    {
+        Ffmpeg($"-f lavfi -i testsrc=size=64x48:rate=10:duration=2 -c:v ffv1 {Path.Combine(dir, "a.mkv")}");
+        File.WriteAllBytes(Path.Combine(dir, "garbage.avi"), Enumerable.Range(0, 5000).Select(i => (byte)(i * 31 % 251)).ToArray());
+        var issues = new DataIssueLog();
+        var facts = Assert.Single(new VideoFileReader().DescribeFiles(new DataSpec("video", dir), issues));
+        var f = facts.Facts.ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Equal("64x48", f["size"]);
+        Assert.Equal(10.0, f["frame_rate"]);
+        Assert.Equal(20, f["frames"]);
+        Assert.EndsWith("garbage.avi", Assert.Single(issues.Items).File);
+    }
+
+    [Fact]
     public async Task Truncated_garbage_and_empty_files_are_named_skipped_and_counted()
     {
         string good = Path.Combine(dir, "walk", "good.mp4");

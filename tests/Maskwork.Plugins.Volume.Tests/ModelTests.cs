@@ -66,6 +66,16 @@ public sealed class ModelTests : IDisposable
     }
 
     [Fact]
+    public void A_flip_limited_to_x_mirrors_left_and_right_only()
+    {
+        var v = Volume(8, 8, 8, 0);
+        var mirrored = new VolumeCrops([8, 8, 8], 5, new CropAugment(1, 0, 0, 0, ["x"])).Apply([v], true);
+        var plain = new VolumeCrops([8, 8, 8], 5, CropAugment.None).Apply([v], true);
+        Assert.True(Same(mirrored, plain.flip(-1)), "every flip draw succeeds at probability 1, and only x may flip");
+        Assert.Throws<ArgumentException>(() => CropAugment.ParseAxes(["x", "w"]));
+    }
+
+    [Fact]
     public async Task Tokens_detokenize_to_the_crop_and_the_grid_follows_a_non_cubic_crop()
     {
         var recipe = new Mae3dRecipe("volume/mae3d", "", Mae3dOptions.Cpu(), Mae3dRecipe.CpuTraining);

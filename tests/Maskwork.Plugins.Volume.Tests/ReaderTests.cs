@@ -44,6 +44,22 @@ public sealed class ReaderTests : IDisposable
     }
 
     [Fact]
+    public void Inspect_describes_each_file_with_its_stored_shape_dtype_spacing_and_orientation()
+    {
+        var issues = new DataIssueLog();
+        var files = new NiftiReader().DescribeFiles(new DataSpec("nifti", Shared("medical")), issues).ToList();
+        Assert.Equal(0, issues.Count);
+        Assert.Equal(4, files.Count);
+        var anat = files.Single(f => f.File.EndsWith("anatomical.nii")).Facts.ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Equal("33x41x25", anat["shape"]); // x first, as stored (nibabel: (33, 41, 25), int16, LAS, 2 mm)
+        Assert.Equal("int16", anat["dtype"]);
+        Assert.Equal([2.0, 2.0, 2.0], (double[])anat["spacing"]);
+        Assert.Equal("LAS", anat["orientation"]);
+        var functional = files.Single(f => f.File.EndsWith("functional.nii")).Facts.ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Equal(20, functional["volumes"]);
+    }
+
+    [Fact]
     public async Task Four_d_files_become_channels_on_request()
     {
         var (samples, _) = await Read(Shared("medical/example4d.nii.gz"), ("volumes", "channels"));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Data;
+using Maskwork.Backend.Nn;
 using Maskwork.Backend.Objectives;
 using Maskwork.Backend.Training;
 using Maskwork.Formats.Nifti;
@@ -16,7 +17,10 @@ namespace Maskwork.Bench.Cases;
 /// <summary>
 /// <c>volume-probe</c>: self-pretraining on one brain (the small-data setting). <c>volume/mae3d</c> pretrains on random
 /// crops of the LEFT hemisphere of the Colin27 T1 (mricron-data's ch2bet.nii.gz, 2 mm, MR z-score, foreground crop;
-/// flips and rotations off, so the right hemisphere stays unseen). Then:
+/// left–right flips at 0.5, no other flips or rotations: the right hemisphere's voxels stay unseen, but the encoder sees
+/// mirrored left-hemisphere anatomy, which is what the right hemisphere looks like; anterior–posterior and up–down flips
+/// would scramble the positional cues the lobe probe reads — measured, seed 0, 600 steps: no flips probe 0.352 /
+/// masked NMSE 1.014; flips on every axis 0.313 / 0.979; x flips only 0.405 / 0.975). Then:
 /// <list type="bullet">
 /// <item>a token-level linear probe on frozen encoder features (all tokens visible) predicts each 8³ patch's AAL lobe
 /// (aal.nii.gz on the same grid, regions merged into 7 lobes, <see cref="LobeOf"/>; patches whose voxels are ≥ 50 %
@@ -63,16 +67,18 @@ public sealed class VolumeProbeCase : IBenchCase
         string image = Path.Combine(templates, "ch2bet.nii.gz"), atlas = Path.Combine(templates, "aal.nii.gz"), names = Path.Combine(templates, "aal.nii.txt");
         foreach (var f in new[] { image, atlas, names })
             if (!File.Exists(f)) { Console.Error.WriteLine($"{f} is missing: apt-get install mricron-data"); return 1; }
-        int steps = args.Int("steps", 600), batch = args.Int("batch", 16), heldOut = args.Int("held-out", 32);
+        int steps = args.Int("steps", 1500), batch = args.Int("batch", 16), heldOut = args.Int("held-out", 32);
         var seeds = args.String("seeds", "0,1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 2));
         var options = Mae3dOptions.Cpu() with
         {
-            FlipProbability = 0, RotateProbability = 0,
+            FlipProbability = args.Double("flip", 0.5), RotateProbability = args.Double("rotate", 0), FlipAxes = args.String("flip-axes", "x").Split(','),
             EncoderDim = args.Int("dim", 192), EncoderDepth = args.Int("depth", 4), MaskRatio = args.Double("mask-ratio", 0.75),
+            Crop = args.Value("crop") is { } c ? [.. c.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))] : Mae3dOptions.Cpu().Crop,
+            Patch = args.Int("patch", 8), DecoderDim = args.Int("decoder-dim", 96), DecoderDepth = args.Int("decoder-depth", 2),
         };
         var recipe = new Mae3dRecipe("volume/mae3d", "", options, Mae3dRecipe.CpuTraining);
-        var train = recipe.Training with { Steps = steps, Batch = batch, WarmupSteps = Math.Min(40, steps / 10) };
+        var train = recipe.Training with { Steps = steps, Batch = batch, WarmupSteps = Math.Min(40, steps / 10), BaseLr = args.Double("blr", recipe.Training.BaseLr) };
         var clock = Stopwatch.StartNew();
 
         // The brain and its atlas on the same 2 mm RAS grid (labels resampled nearest).
@@ -131,7 +137,7 @@ public sealed class VolumeProbeCase : IBenchCase
         double Mean(string k) => results.Average(r => r[k]);
         BenchArgs.Emit(new
         {
-            @case = Name, steps, batch, crop = string.Join('x', crop), patch = p, encoder = $"{options.EncoderDim}x{options.EncoderDepth}",
+            @case = Name, steps, batch, blr = train.BaseLr, flip = options.FlipProbability, flip_axes = string.Join(',', options.FlipAxes), rotate = options.RotateProbability, crop = string.Join('x', crop), patch = p, encoder = $"{options.EncoderDim}x{options.EncoderDepth}",
             mask_ratio = options.MaskRatio, seeds, train_patches = tileY.Count(s => s.Train), test_patches = tileY.Count(s => !s.Train),
             held_out_crops = heldOutCrops.Count,
             accuracy = Mean("accuracy"), random_init_accuracy = Mean("random_init_accuracy"), raw_accuracy = Mean("raw_accuracy"),
@@ -301,7 +307,7 @@ public sealed class VolumeProbeCase : IBenchCase
         // turn any voxel-unit error into an unbounded one for both methods; 1.0 = predicting each patch's own mean.
         var (mean, std) = Losses.TokenStatistics(tokens.Tokens);
         var target = (tokens.Tokens - mean) / std;
-        Tensor Errors(Tensor guess) => Maskwork.Backend.Nn.TokenOps.Gather(((guess - mean) / std - target).square().mean([-1L], keepdim: true), plan.Masked);
+        Tensor Errors(Tensor guess) => Maskwork.Backend.Nn.TokenOps.Gather(((guess - mean) / std - target).Squared().mean([-1L], keepdim: true), plan.Masked);
         var keep = Maskwork.Backend.Nn.TokenOps.Gather(std, plan.Masked).gt(0.05).to_type(ScalarType.Float32);
         double Masked(Tensor e) => (e * keep).sum().item<float>() / Math.Max(1, keep.sum().item<float>());
         double model = Masked(Errors(prediction)), interp = Masked(Errors(interpTokens));

@@ -29,18 +29,30 @@ public sealed class DataCommands(Workspace workspace)
         var splits = data.Samples.GroupBy(s => s.Split ?? "none").ToDictionary(g => g.Key, g => g.Count());
         var dtypes = data.Samples.GroupBy(s => SampleDTypes.Name(s.DType)).ToDictionary(g => g.Key, g => g.Count());
         var errors = data.Issues.Items.Select(e => new { file = e.File, reason = e.Reason }).ToList();
+        // A reader that describes its files (volumes: spacing, orientation; videos: frames, rate) adds them; the
+        // files it cannot use were already counted by the read above.
+        var files = (data.Reader as IDescribesFiles)?.DescribeFiles(spec, new DataIssueLog(failFast: false)).Take(args.Limit ?? int.MaxValue)
+            .Select(f => new Dictionary<string, object>([new("file", f.File), .. f.Facts])).ToList();
         output.Result(new
         {
             reader = data.Reader.Name, path = spec.Path, samples = data.Samples.Count, skipped = data.Issues.Count, errors, shape = shapes,
-            classes = labels, splits, dtypes,
+            classes = labels, splits, dtypes, files,
         }, () =>
             $"{data.Reader.Name} {spec.Path}: {data.Samples.Count} samples, {data.Issues.Count} skipped, {labels} classes\n" +
             $"  shapes: {string.Join(", ", shapes.Select(kv => $"{kv.Key} ×{kv.Value}"))}\n" +
             $"  dtypes: {string.Join(", ", dtypes.Select(kv => $"{kv.Key} ×{kv.Value}"))}\n" +
             $"  splits: {string.Join(", ", splits.Select(kv => $"{kv.Key} {kv.Value}"))}" +
+            string.Concat((files ?? []).Select(f => "\n  " + string.Join(", ", f.Select(kv => kv.Key == "file" ? $"{kv.Value}:" : $"{kv.Key} {Show(kv.Value)}")).Replace(":,", ":"))) +
             string.Concat(errors.Select(e => $"\n  skipped {e.file}: {e.reason}")));
         return 0;
     }
+
+    static string Show(object value) => value switch
+    {
+        double[] a => string.Join('×', a.Select(x => x.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture))),
+        double d => d.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
+        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "",
+    };
 
     /// <summary><c>inspect --verify</c>: the manifest and every shard's checksum; exit 1 when anything fails.</summary>
     static int Verify(DataSpec spec, Output output)

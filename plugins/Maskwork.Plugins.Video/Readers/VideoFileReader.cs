@@ -12,7 +12,7 @@ namespace Maskwork.Plugins.Video.Readers;
 /// <c>train</c>/<c>val</c>/<c>test</c> directory level sets the split and the first other level is the class.
 /// A file ffprobe rejects, a short read or a failed decode is named, skipped and counted.
 /// </summary>
-public sealed class VideoFileReader : IDatasetReader
+public sealed class VideoFileReader : IDatasetReader, IDescribesFiles
 {
     static readonly string[] Extensions = [".mp4", ".m4v", ".webm", ".mkv", ".avi", ".mov", ".mpg", ".mpeg"];
     static readonly string[] SplitNames = ["train", "val", "test"];
@@ -22,6 +22,22 @@ public sealed class VideoFileReader : IDatasetReader
 
     /// <summary>Whether <paramref name="file"/> has a video extension this reader takes.</summary>
     public static bool IsVideo(string file) => Extensions.Contains(Path.GetExtension(file).ToLowerInvariant());
+
+    /// <summary>What ffprobe says of each file (the stream's size, rate, duration and frame count, before decoding).</summary>
+    public IEnumerable<FileFacts> DescribeFiles(DataSpec spec, IDataIssues issues)
+    {
+        if (Ffmpeg.Version() is null) throw new FileNotFoundException($"the video reader needs ffmpeg and ffprobe, which were not found: {Ffmpeg.InstallHint}");
+        foreach (var e in Entries(spec.Path, out _).Where(e => spec.Split is null || e.Split is null || e.Split == spec.Split))
+        {
+            VideoProbe p;
+            try { p = Ffmpeg.Probe(e.File); }
+            catch (Exception x) when (x is VideoDecodeException or IOException or System.Text.Json.JsonException) { issues.Skip(e.File, x.Message); continue; }
+            var facts = new List<KeyValuePair<string, object>> { new("size", $"{p.Width}x{p.Height}"), new("frame_rate", Math.Round(p.FrameRate, 3)) };
+            if (p.Frames is { } n) facts.Add(new("frames", n));
+            if (p.DurationS is { } d) facts.Add(new("duration_s", Math.Round(d, 3)));
+            yield return new FileFacts(e.File, facts);
+        }
+    }
 
     public async IAsyncEnumerable<Sample> ReadAsync(DataSpec spec, IDataIssues issues, [EnumeratorCancellation] CancellationToken ct)
     {

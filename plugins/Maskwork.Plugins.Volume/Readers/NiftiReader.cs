@@ -36,7 +36,7 @@ public sealed record VolumeFileSummary(string File, string Shape, string DType, 
 /// <c>data.labels=PATH</c> pairs each image with a label volume (one file for all, or a folder matched by file name)
 /// whose grid must equal the image's (sizes and affine). Bad files are named with the field at fault and skipped.
 /// </summary>
-public sealed class NiftiReader : IDatasetReader
+public sealed class NiftiReader : IDatasetReader, IDescribesFiles
 {
     public string Name => "nifti";
     public string Description => "NIfTI-1/2 volumes (.nii, .nii.gz, .hdr/.img): file or folder; data.spacing, data.intensity=none|ct|mr, data.window, data.foreground, data.labels, data.volumes=time|channels, data.allow_analyze";
@@ -47,7 +47,8 @@ public sealed class NiftiReader : IDatasetReader
     public static List<string> FilesOf(string path)
     {
         if (File.Exists(path)) return [path];
-        if (!Directory.Exists(path)) throw new FileNotFoundException($"'{path}' is neither a NIfTI file nor a folder (use --data nifti:<file-or-folder>)");
+        if (!Directory.Exists(path)) throw new FileNotFoundException($"'{path}' is neither a NIfTI file nor a folder (use --data nifti:<file-or-folder>)" +
+            (path.StartsWith("/usr/share/mricron/", StringComparison.Ordinal) ? "; the default brain comes with `apt-get install mricron-data`" : ""));
         var files = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Where(NiftiFile.IsHeaderName).Order(StringComparer.Ordinal).ToList();
         if (files.Count == 0) throw new FileNotFoundException($"no NIfTI files (.nii, .nii.gz, .hdr) under '{path}'");
         return files;
@@ -88,6 +89,12 @@ public sealed class NiftiReader : IDatasetReader
         }
         return list;
     }
+
+    public IEnumerable<FileFacts> DescribeFiles(DataSpec spec, IDataIssues issues) => Summaries(spec, issues).Select(v => new FileFacts(v.File,
+    [
+        new("shape", v.Shape), new("dtype", v.DType), new("spacing", v.Spacing), new("units", v.Units), new("orientation", v.Orientation),
+        new("min", v.Min), new("max", v.Max), new("volumes", v.Volumes),
+    ]));
 
     public async IAsyncEnumerable<Sample> ReadAsync(DataSpec spec, IDataIssues issues, [EnumeratorCancellation] CancellationToken ct)
     {

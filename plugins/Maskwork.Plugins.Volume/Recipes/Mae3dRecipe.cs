@@ -38,6 +38,8 @@ public sealed record Mae3dOptions : GridMaskerOptions
     public float[] Std { get; init; } = [1f];
     [Description("random crops: chance to flip each axis")]
     public double FlipProbability { get; init; } = 0.2;
+    [Description("random crops: the axes a flip may mirror (z, y, x; x is left–right after RAS reorientation)")]
+    public string[] FlipAxes { get; init; } = ["z", "y", "x"];
     [Description("random crops: chance of a 90°·k axial rotation (when crop y = x)")]
     public double RotateProbability { get; init; } = 0.2;
     [Description("random crops: chance of an intensity scale and (separately) a shift")]
@@ -131,7 +133,7 @@ public sealed class Mae3dRecipe(string name, string description, Mae3dOptions de
         long seed;
         using (var draw = randint(long.MaxValue, [1], dtype: ScalarType.Int64)) seed = draw.item<long>();
         var grid = new GridTokenizer(o.Crop, [o.Patch, o.Patch, o.Patch], o.Channels, o.Mean, o.Std, axes: "z,y,x");
-        var crops = new VolumeCrops(o.Crop, seed, new CropAugment(o.FlipProbability, o.RotateProbability, o.IntensityProbability, o.IntensityAmount));
+        var crops = new VolumeCrops(o.Crop, seed, new CropAugment(o.FlipProbability, o.RotateProbability, o.IntensityProbability, o.IntensityAmount, CropAugment.ParseAxes(o.FlipAxes)));
         var tokenizer = new VolumeTokenizer(crops, grid);
         var encoder = new VitEncoder(grid.TokenDim, new TransformerShape(o.EncoderDim, o.EncoderDepth, o.EncoderHeads));
         tokenizer.AugmentWhile = () => encoder.training;

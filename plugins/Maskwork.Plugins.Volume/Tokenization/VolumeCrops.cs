@@ -10,8 +10,19 @@ namespace Maskwork.Plugins.Volume.Tokenization;
 /// <param name="RotateProbability">Chance of a 90°·k (k = 1…3) rotation in the axial (y, x) plane; only when the crop's y and x sizes are equal.</param>
 /// <param name="IntensityProbability">Chance of scaling intensities by 1 + U(−s, s) and, independently, shifting them by U(−s, s).</param>
 /// <param name="IntensityAmount">s above.</param>
-public sealed record CropAugment(double FlipProbability = 0.2, double RotateProbability = 0.2, double IntensityProbability = 0.1, double IntensityAmount = 0.1)
+/// <param name="FlipAxes">The axes a flip may mirror, of z, y, x (null: all three); x alone is a left–right mirror in RAS.</param>
+public sealed record CropAugment(double FlipProbability = 0.2, double RotateProbability = 0.2, double IntensityProbability = 0.1, double IntensityAmount = 0.1,
+    IReadOnlyList<string>? FlipAxes = null)
 {
+    /// <summary>Whether axis d (0 = z, 1 = y, 2 = x) may flip.</summary>
+    public bool Flips(int d) => FlipAxes is null || FlipAxes.Contains(AxisNames[d]);
+
+    static readonly string[] AxisNames = ["z", "y", "x"];
+
+    /// <summary>Checks axis names (z, y, x).</summary>
+    public static IReadOnlyList<string> ParseAxes(IReadOnlyList<string> axes) =>
+        axes.All(a => AxisNames.Contains(a)) ? axes : throw new ArgumentException($"model.flip_axes takes z, y and x, got '{string.Join(',', axes)}'");
+
     public static readonly CropAugment None = new(0, 0, 0, 0);
 }
 
@@ -81,7 +92,7 @@ public sealed class VolumeCrops(int[] crop, long seed, CropAugment augment)
         var origin = Origin(x.shape.Select(v => (int)v).ToArray(), random, key);
         x = x.narrow(1, origin[0], crop[0]).narrow(2, origin[1], crop[1]).narrow(3, origin[2], crop[2]);
         if (!random) return x.contiguous();
-        var flips = Enumerable.Range(0, 3).Where(d => U(key, 3 + d) < augment.FlipProbability).Select(d => (long)(d + 1)).ToArray();
+        var flips = Enumerable.Range(0, 3).Where(d => U(key, 3 + d) < augment.FlipProbability && augment.Flips(d)).Select(d => (long)(d + 1)).ToArray();
         if (flips.Length > 0) x = x.flip(flips);
         if (crop[1] == crop[2] && U(key, 6) < augment.RotateProbability)
             x = x.rot90(1 + (long)Math.Floor(U(key, 7) * 3) % 3, (2, 3));
