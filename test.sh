@@ -5,6 +5,8 @@ cd "$(dirname "$0")"
 source build/prereqs.sh
 mw_require_dotnet || exit 1
 mw_apt_install dataset-fashion-mnist fonts-dejavu-core ffmpeg mricron-data || exit 1
+# The worker tests: the dashboard in headless chromium, the stand-in systemd parent in python3.
+mw_apt_install chromium python3 || exit 1
 
 echo "== building Platform.sln (Release)" >&2
 if ! dotnet build Platform.sln -c Release -v quiet -nologo -clp:ErrorsOnly; then

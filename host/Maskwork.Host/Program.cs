@@ -140,6 +140,68 @@ cli.Verb("runs", "List the runs under the runs root: recipe, data, state, steps,
     return (p, ctx, _) => Task.FromResult(ctx.Get<RunsCommand>().List(new RunsArgs(p.GetValue(root)), ctx.Output));
 });
 
+cli.Verb("worker", "Serve the job queue: runs submitted pretraining jobs as child processes, resumes them after a crash or reboot; REST API, /metrics, health checks and a dashboard at /.", v =>
+{
+    var urls = v.Optional<string>("--urls", $"where to listen, e.g. http://0.0.0.0:8765 (default: the Maskwork:Worker:Url setting, {Maskwork.Host.Worker.WorkerOptions.DefaultUrl}); any address but loopback requires the bearer token", "URL");
+    return (p, ctx, ct) => ctx.Get<WorkerCommand>().RunAsync(new WorkerArgs(p.GetValue(urls)), ct);
+}, json: false);
+
+var jobs = cli.Group("jobs", "Submit pretraining jobs to a running `maskwork worker` and watch them: submit, list, status, cancel, logs.");
+const string ServerHelp = "the worker (default: the Maskwork:Worker:Url setting, http://127.0.0.1:8765)";
+
+cli.Verb(jobs, "submit", "Queue a pretraining job: the pretrain options; prints the job's id.", v =>
+{
+    var recipe = v.Optional<string>("--recipe", "the recipe (default: the job file's, else image/mae)", "R");
+    var data = v.Optional<string>("--data", $"training data: {DataHelp} (default: the recipe's); must lie inside the worker's data roots", "SPEC");
+    var config = v.Optional<string>("--config", "a job file as `pretrain --config` reads it; flags and --set override it", "job.json");
+    var steps = v.Optional<int?>("--steps", "stop after step N (default: the recipe's train.steps)", "N");
+    var batch = v.Optional<int?>("--batch", "samples per step (default: the recipe's train.batch)", "B");
+    var device = v.Optional<string>("--device", "cpu, cuda or auto (default: the job file's, else cpu)", null, "cpu", "cuda", "auto");
+    var precision = v.Optional<string>("--precision", "fp32 or bf16 (default: the job file's, else fp32)", null, "fp32", "bf16");
+    var seed = v.Optional<long?>("--seed", "seed of every random choice (default: the job file's, else 0)", "S");
+    var sets = v.Repeated("--set", "override an option: train.<name>, model.<name>, data.<name>, seed, device or precision (repeatable)", "k=v");
+    var name = v.Optional<string>("--name", "a short name for the job and its run folder (default: the recipe)", "NAME");
+    var priority = v.Optional<int?>("--priority", "higher runs first (default 0)", "P");
+    var server = v.Optional<string>("--server", ServerHelp, "URL");
+    VerbBuilder.AtLeast(steps, 1);
+    VerbBuilder.AtLeast(batch, 1);
+    return (p, ctx, ct) => ctx.Get<JobsCommands>().SubmitAsync(new SubmitArgs
+    {
+        Recipe = p.GetValue(recipe), Data = p.GetValue(data), Config = p.GetValue(config), Steps = p.GetValue(steps), Batch = p.GetValue(batch),
+        Device = p.GetValue(device), Precision = p.GetValue(precision), Seed = p.GetValue(seed), Sets = p.GetValue(sets) ?? [], Name = p.GetValue(name), Priority = p.GetValue(priority),
+    }, p.GetValue(server), ctx.Output, ct);
+});
+
+cli.Verb(jobs, "list", "List the worker's jobs: state, progress, attempts and why one failed.", v =>
+{
+    var state = v.Optional<string>("--state", "only jobs in this state", null, "queued", "running", "succeeded", "failed", "cancelled");
+    var server = v.Optional<string>("--server", ServerHelp, "URL");
+    return (p, ctx, ct) => ctx.Get<JobsCommands>().ListAsync(p.GetValue(state), p.GetValue(server), ctx.Output, ct);
+});
+
+cli.Verb(jobs, "status", "Show one job: state, attempts, run folder, exit code and, once finished, its pretrain result.", v =>
+{
+    var id = v.Argument<long>("id", "the job's id");
+    var server = v.Optional<string>("--server", ServerHelp, "URL");
+    return (p, ctx, ct) => ctx.Get<JobsCommands>().StatusAsync(p.GetValue(id), p.GetValue(server), ctx.Output, ct);
+});
+
+cli.Verb(jobs, "cancel", "Cancel a job: a queued one at once; a running one writes a checkpoint first (SIGTERM, then SIGKILL after the grace period).", v =>
+{
+    var id = v.Argument<long>("id", "the job's id");
+    var server = v.Optional<string>("--server", ServerHelp, "URL");
+    return (p, ctx, ct) => ctx.Get<JobsCommands>().CancelAsync(p.GetValue(id), p.GetValue(server), ctx.Output, ct);
+});
+
+cli.Verb(jobs, "logs", "Print a job's log (its process's stderr: progress and messages); --follow until it ends.", v =>
+{
+    var id = v.Argument<long>("id", "the job's id");
+    var follow = v.Flag("--follow", "keep printing as the log grows, until the job succeeds, fails or is cancelled");
+    var stream = v.Option("--stream", "stderr (progress, messages) or stdout (the --json results)", "stderr", null, "stderr", "stdout");
+    var server = v.Optional<string>("--server", ServerHelp, "URL");
+    return (p, ctx, ct) => ctx.Get<JobsCommands>().LogsAsync(p.GetValue(id), p.GetValue(follow), p.GetValue(stream)!, p.GetValue(server), ctx.Output, ct);
+});
+
 cli.Verb("completion", "Print a shell completion script: source <(maskwork completion bash)", v =>
 {
     var shell = v.Argument<string>("shell", "the shell: bash (the default)");

@@ -51,14 +51,26 @@ public sealed class CliApp
     public RootCommand Root { get; }
 
     /// <summary>Declares a verb: <paramref name="build"/> adds its options to the builder and returns its action.</summary>
-    public Command Verb(string name, string description, Func<VerbBuilder, VerbAction> build, bool json = true)
+    public Command Verb(string name, string description, Func<VerbBuilder, VerbAction> build, bool json = true) => Verb(Root, name, description, build, json);
+
+    /// <summary>A verb under a <see cref="Group"/> (<c>maskwork jobs submit</c>).</summary>
+    public Command Verb(Command group, string name, string description, Func<VerbBuilder, VerbAction> build, bool json = true)
     {
         var builder = new VerbBuilder(new Command(name, description));
         var action = build(builder);
         if (json) builder.AddJson();
         builder.Command.SetAction((parse, ct) => ExecuteAsync(parse, builder, action, ct));
-        Root.Subcommands.Add(builder.Command);
+        group.Subcommands.Add(builder.Command);
         return builder.Command;
+    }
+
+    /// <summary>A verb that only groups others (<c>maskwork jobs</c>): alone it prints its help.</summary>
+    public Command Group(string name, string description)
+    {
+        var group = new Command(name, description);
+        group.SetAction(parse => { Help(parse, Console.Out); return 0; });
+        Root.Subcommands.Add(group);
+        return group;
     }
 
     /// <summary>Parses and runs; never throws for the user's mistakes.</summary>
