@@ -10,9 +10,9 @@ public sealed class GeometryTests
     static readonly LidarGrid Small = new([0, -20, -2, 40, 20, 2], [1, 1, 1]);
 
     [Theory]
-    [InlineData(90, 0, 5)]
+    [InlineData(90, 0, 10)]
     [InlineData(360, 0, 10)]
-    [InlineData(120, 30, 7)]
+    [InlineData(120, 30, 15)]
     public void The_sector_table_partitions_the_region_exactly_and_agrees_with_atan2(double fov, double heading, double width)
     {
         var table = SectorTable.For(Small, new SensorField(fov, heading, width, [-2, -1, 2, 1]));

@@ -23,6 +23,8 @@ public sealed class ModelTests : IDisposable
         Range = [0, -25.6, -3, 51.2, 25.6, 1], Voxel = [0.8, 0.8, 0.8], SectorDegrees = 5, Channels = [8, 16, 16], Strides = [1, 2, 2],
     };
 
+    static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
     static readonly LidarRecipe Recipe = new("lidar/r-mae", "", new LidarOptions());
 
     static async Task<List<Sample>> Scan(LidarOptions o)
@@ -74,12 +76,12 @@ public sealed class ModelTests : IDisposable
             Assert.Equal((int)((1 - 0.8) * nonEmpty.Count), kept.Count);     // int((1 − ratio) · non-empty sectors)
             Assert.All(kept, s => Assert.Contains(s, nonEmpty));           // empty sectors are never the kept ones
         }
-        Assert.False(dense[0].equal(dense[1]).item<bool>(), "two samples get different sectors");
+        Assert.False(Same(dense[0], dense[1]), "two samples get different sectors");
         var again = masker.Plan(tokens, new MaskContext(5, new Generator(77)) { Seed = 9 }).Dense!;
-        Assert.True(again.equal(dense).item<bool>(), "same seed, step and keys: the same masks");
+        Assert.True(Same(again, dense), "same seed, step and keys: the same masks");
         var reordered = masker.Plan(Tokens(o, samples, [2, 0]).Tokens, new MaskContext(5, new Generator(1)) { Seed = 9 }).Dense!;
-        Assert.True(reordered[1].equal(dense[0]).item<bool>(), "a sample's mask does not depend on its batch position");
-        Assert.False(masker.Plan(tokens, new MaskContext(6, new Generator(1)) { Seed = 9 }).Dense!.equal(dense).item<bool>(), "another step, other masks");
+        Assert.True(Same(reordered[1], dense[0]), "a sample's mask does not depend on its batch position");
+        Assert.False(Same(masker.Plan(tokens, new MaskContext(6, new Generator(1)) { Seed = 9 }).Dense!, dense), "another step, other masks");
         Assert.Equal((long)Math.Round(dense.sum().item<long>() / 4.0), plan.MaskedCount);
     }
 
@@ -112,7 +114,7 @@ public sealed class ModelTests : IDisposable
         var distance = sectorTable.CellDistances.repeat(o.Grid().Z).data<float>().ToArray();
         var occ = tokens.Tokens.select(2, 0).gt(0.5)[0].data<bool>().ToArray();
         var m = plan.Dense![0].data<bool>().ToArray();
-        double[] share = [0.1, 0.3, 0.3];
+        double[] share = [1 - 0.9, 1 - 0.9 + 0.2, 1 - 0.9 + 0.2]; // as the reference computes them (floating point included)
         for (int band = 0; band < 3; band++)
         {
             bool In(int v) => band == 0 ? distance[v] <= 15 : band == 1 ? distance[v] > 15 && distance[v] <= 30 : distance[v] > 30;
@@ -127,6 +129,21 @@ public sealed class ModelTests : IDisposable
         var rplan = rp.Masker.Plan(rt, new MaskContext(0, new Generator(1)) { Seed = 1 });
         Assert.True(rplan.Dense!.any().item<bool>());
         Assert.True(rplan.Dense!.logical_not().any().item<bool>());
+    }
+
+    [Fact]
+    public async Task One_forward_pass_is_finite()
+    {
+        var samples = await Scan(Tiny);
+        var (parts, tokens) = Tokens(Tiny, samples, [0, 1]);
+        var plan = parts.Masker.Plan(tokens, new MaskContext(0, new Generator(1)) { Seed = 1 });
+        Assert.True(tokens.Tokens.isfinite().all().item<bool>(), "tokens finite");
+        var enc = parts.Encoder.Encode(tokens, plan);
+        Assert.True(enc.Latent.isfinite().all().item<bool>(), "latent finite");
+        var logits = ((Model.OccupancyObjective)parts.Objective).Logits(enc);
+        Assert.True(logits.isfinite().all().item<bool>(), "logits finite");
+        var loss = parts.Objective.Compute(tokens, plan, enc).Loss.item<float>();
+        Assert.True(float.IsFinite(loss) && loss > 0.3 && loss < 1.5, $"loss {loss}");
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public static class GeoJsonExport
     public static FeatureCollection Features(SectorTable table, Tensor occupied, Tensor masked)
     {
         var grid = table.Grid;
-        var occ = occupied.cpu().to_type(ScalarType.Float32).view(grid.Z, grid.Cells).sum(0).data<float>().ToArray();
+        var occ = occupied.cpu().to_type(ScalarType.Float32).view(grid.Z, grid.Cells).sum([0L]).data<float>().ToArray();
         var hide = masked.cpu().view(grid.Z, grid.Cells).any(0).data<bool>().ToArray();
         var visible = masked.cpu().logical_not().view(grid.Z, grid.Cells).any(0).data<bool>().ToArray();
         var perSector = new double[table.SectorCount];
