@@ -17,6 +17,19 @@ public static class DenseMask
     }
 }
 
+/// <summary>GroupNorm with its affine parameters set explicitly (TorchSharp 0.107 can leave the bias uninitialised: NaN found in tests).</summary>
+static class Norms
+{
+    public static GroupNorm Group(int channels)
+    {
+        var norm = nn.GroupNorm(Math.Min(8, channels), channels);
+        using var _ = no_grad();
+        nn.init.ones_(norm.weight!);
+        nn.init.zeros_(norm.bias!);
+        return norm;
+    }
+}
+
 /// <summary>
 /// A dense 3-D convolutional encoder standing in for SECOND's sparse one (no sparse convolutions in libtorch's CPU
 /// build): an input convolution and one convolution per stage (16-32-64-64 channels, strides 1-2-2-2: ×8 down), each
@@ -40,7 +53,7 @@ public sealed class OccupancyEncoder : nn.Module, IEncoder
             if (strides[i] is not (1 or 2)) throw new ArgumentException($"model.strides are 1 or 2, got {strides[i]}");
             stages.Add(nn.Sequential(
                 nn.Conv3d(c, channels[i], 3, stride: strides[i], padding: 1, bias: false),
-                nn.GroupNorm(Math.Min(8, channels[i]), channels[i]),
+                Norms.Group(channels[i]),
                 nn.ReLU()));
             c = channels[i];
         }
@@ -128,7 +141,7 @@ public sealed class OccupancyObjective : nn.Module, IObjective
             bool last = i == ups - 1;
             int next = last ? 1 : Math.Max(8, c / 2);
             var up = nn.ConvTranspose3d(c, next, 3, stride: 2, padding: 1, output_padding: 1, bias: last);
-            layers.Add(last ? nn.Sequential(up) : nn.Sequential(up, nn.GroupNorm(Math.Min(8, next), next), nn.ReLU()));
+            layers.Add(last ? nn.Sequential(up) : nn.Sequential(up, Norms.Group(next), nn.ReLU()));
             c = next;
         }
         RegisterComponents();
