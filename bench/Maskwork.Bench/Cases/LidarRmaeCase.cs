@@ -170,8 +170,8 @@ public sealed class LidarRmaeCase : IBenchCase
             long k = truth.sum().item<long>();
             if (k == 0) continue;
             counted++;
-            model += truth.index_select(0, logits[d][c].topk((int)k).indices).sum().item<long>() / (double)k;
-            priorScore += truth.index_select(0, prior[c].topk((int)k).indices).sum().item<long>() / (double)k;
+            model += truth.index_select(0, logits[d][c].topk((int)k).indexes).sum().item<long>() / (double)k;
+            priorScore += truth.index_select(0, prior[c].topk((int)k).indexes).sum().item<long>() / (double)k;
             chance += k / (double)c.sum().item<long>();
         }
         if (picture is not null && parts.Renderer is { } renderer)
