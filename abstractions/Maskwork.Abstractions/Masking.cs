@@ -14,11 +14,27 @@ public sealed record MaskPlan(Tensor Visible, Tensor Masked)
     /// </summary>
     public Tensor? DecoderTargets { get; init; }
 
-    /// <summary>Visible tokens per sample.</summary>
-    public long VisibleCount => Visible.shape[1];
+    /// <summary>
+    /// Optional dense form of the mask [B,N] bool, true where a token is masked, for maskers whose masked count differs
+    /// from sample to sample (LiDAR's radial masking hides whole sectors, each holding a different number of voxels).
+    /// A dense plan is made by <see cref="FromDense"/>; its <see cref="Visible"/> and <see cref="Masked"/> are then
+    /// empty [B,0] and consumers that accept dense plans read this instead. Null for index-set plans.
+    /// </summary>
+    public Tensor? Dense { get; init; }
 
-    /// <summary>Masked tokens per sample.</summary>
-    public long MaskedCount => Masked.shape[1];
+    /// <summary>Visible tokens per sample (for a <see cref="Dense"/> plan, the mean over the batch, rounded).</summary>
+    public long VisibleCount => Dense is null ? Visible.shape[1] : (long)Math.Round(Dense.logical_not().sum().item<long>() / (double)Dense.shape[0]);
+
+    /// <summary>Masked tokens per sample (for a <see cref="Dense"/> plan, the mean over the batch, rounded).</summary>
+    public long MaskedCount => Dense is null ? Masked.shape[1] : (long)Math.Round(Dense.sum().item<long>() / (double)Dense.shape[0]);
+
+    /// <summary>A dense plan from a per-token mask [B,N] (true or non-zero = masked); see <see cref="Dense"/>.</summary>
+    public static MaskPlan FromDense(Tensor masked)
+    {
+        if (masked.dim() != 2) throw new ArgumentException($"a dense mask is [B,N], got [{string.Join(',', masked.shape)}]");
+        var none = empty(masked.shape[0], 0, dtype: ScalarType.Int64, device: masked.device);
+        return new MaskPlan(none, none) { Dense = masked.to_type(ScalarType.Bool) };
+    }
 
     /// <summary>A plan that shows every token (used for features and probes).</summary>
     public static MaskPlan None(long batch, long tokens, Device device)

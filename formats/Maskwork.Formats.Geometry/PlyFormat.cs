@@ -36,7 +36,14 @@ public static class PlyFormat
         _ => 8,
     };
 
-    public static PointCloudData Read(string file, byte[] bytes)
+    public static PointCloudData Read(string file, byte[] bytes) => Read(file, bytes, []);
+
+    /// <summary>
+    /// As <see cref="Read(string, byte[])"/>, plus the named scalar vertex properties (e.g. <c>label</c>,
+    /// <c>intensity</c>) as extra columns after the usual ones, in the order asked; a property the file lacks is
+    /// left out (check <see cref="PointCloudData.Columns"/>).
+    /// </summary>
+    public static PointCloudData Read(string file, byte[] bytes, IReadOnlyList<string> extraProperties)
     {
         if (bytes.Length < 4 || bytes[0] != 'p' || bytes[1] != 'l' || bytes[2] != 'y' || (bytes[3] != '\n' && bytes[3] != '\r'))
             throw new GeometryFormatException(file, "not a PLY file (it must start with the line 'ply')");
@@ -84,6 +91,8 @@ public static class PlyFormat
         var columns = new List<string>(PointCloudData.Xyz);
         if (new[] { "nx", "ny", "nz" }.All(names.Contains)) columns.AddRange(["nx", "ny", "nz"]);
         if (new[] { "red", "green", "blue" }.All(names.Contains)) columns.AddRange(["r", "g", "b"]);
+        foreach (var extra in extraProperties)
+            if (!columns.Contains(extra) && vertex.Properties.Any(p => p.Name == extra && p.ListCount is null)) columns.Add(extra);
         var target = vertex.Properties.Select(p => columns.IndexOf(Column(p.Name))).ToArray();
         var colour = vertex.Properties.Select(p => p.Name is "red" or "green" or "blue" && p.Type is not (Kind.Float32 or Kind.Float64)).ToArray();
 
