@@ -42,11 +42,11 @@ public static class Mpi
     public static string[] Launch(int ranks) =>
         ["--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(), "--bind-to", "none", "dotnet", Path.Combine(HostFolder, "maskwork.dll")];
 
-    static ProcessStartInfo Info(bool mpi, int ranks, IEnumerable<string> args, IDictionary<string, string>? env)
+    static ProcessStartInfo Info(bool mpi, int ranks, IEnumerable<string> args, IDictionary<string, string>? env, string? host = null)
     {
         string? mpirun = mpi ? FindMpirun() : null;
         var psi = new ProcessStartInfo(mpirun ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetTempPath() };
-        foreach (var a in mpi ? Launch(ranks) : [Path.Combine(HostFolder, "maskwork.dll")]) psi.ArgumentList.Add(a);
+        foreach (var a in mpi ? Launch(ranks) : [Path.Combine(host ?? HostFolder, "maskwork.dll")]) psi.ArgumentList.Add(a);
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("OMPI_", StringComparison.Ordinal) || k.StartsWith("PMIX_", StringComparison.Ordinal)).ToList())
             psi.Environment.Remove(key); // a test run under mpirun itself must not pass its own rank on
@@ -67,9 +67,9 @@ public static class Mpi
     /// <summary>Runs `maskwork ARGS` in one process.</summary>
     public static Result Single(params string[] args) => Run(false, 1, args, null);
 
-    public static Result Run(bool mpi, int ranks, IEnumerable<string> args, IDictionary<string, string>? env)
+    public static Result Run(bool mpi, int ranks, IEnumerable<string> args, IDictionary<string, string>? env, string? host = null)
     {
-        var psi = Info(mpi, ranks, args, env);
+        var psi = Info(mpi, ranks, args, env, host);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

@@ -171,7 +171,7 @@ public sealed class InfoCommands(Workspace workspace)
     {
         try
         {
-            foreach (var info in Directory.Exists("/proc/driver/nvidia/gpus") ? Directory.GetFiles("/proc/driver/nvidia/gpus", "information", SearchOption.AllDirectories).Order() : [])
+            foreach (var info in Directory.Exists("/proc/driver/nvidia/gpus") ? Directory.GetFiles("/proc/driver/nvidia/gpus", "information", SearchOption.AllDirectories).Order().ToArray() : [])
                 foreach (var line in File.ReadLines(info))
                     if (line.StartsWith("Model:", StringComparison.Ordinal)) return line[6..].Trim();
             using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("nvidia-smi", "--query-gpu=name --format=csv,noheader") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });

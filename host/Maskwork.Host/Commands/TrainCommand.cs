@@ -133,7 +133,7 @@ public sealed class TrainCommand(Workspace workspace)
         {
             // Ranks on one machine share its cores (one thread each on a 2-core machine with -np 2), and its GPUs.
             if (workspace.Options.Threads == 0) set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Max(1, comm.LocalSize)));
-            if (device.type == DeviceType.CUDA && comm.LocalSize > 1) device = new Device(DeviceType.CUDA, comm.LocalRank % Math.Max(1, (int)cuda.device_count()));
+            if (device.type == TorchSharp.DeviceType.CUDA && comm.LocalSize > 1) device = new Device(TorchSharp.DeviceType.CUDA, comm.LocalRank % Math.Max(1, (int)cuda.device_count()));
         }
         ScalarType precision;
         try { precision = Precision.Parse(job.Precision); } catch (ArgumentException e) { throw new UsageException(e.Message); }
