@@ -60,4 +60,9 @@ cmake --build "$work/build" -j "$(nproc)" >"$work/make.log" 2>&1 || { grep -m 20
 built="$(find "$work/build" -name 'libLibTorchSharp.so' | head -n 1)"
 [ -n "$built" ] || { echo "the build produced no libLibTorchSharp.so" >&2; exit 1; }
 cp "$built" "$out.tmp" && mv "$out.tmp" "$out"
-echo "$out"
+# Which libtorch this shim is for (Maskwork's Libtorch setting checks it): PyTorch's version.py, else libtorch's build-version.
+version=""
+[ -f "$lib/../version.py" ] && version="$(sed -n "s/^__version__ *= *['\"]\([^'\"]*\)['\"].*/\1/p" "$lib/../version.py" | head -n1)"
+[ -z "$version" ] && for f in "$lib/build-version" "$lib/../build-version"; do [ -f "$f" ] && version="$(tr -d '[:space:]' < "$f")" && break; done
+[ -n "$version" ] && echo "$version" > "$out.libtorch-version"
+echo "$out (for libtorch ${version:-unknown})"

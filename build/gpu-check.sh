@@ -93,8 +93,9 @@ run() {
   export MASKWORK__LIBTORCH="$torch_lib" DOTNET_ROOT="$root/dotnet" DOTNET_CLI_TELEMETRY_OPTOUT=1 MASKWORK_PLAIN_PROGRESS=1
   case "$torch_version" in
     2.10.*) ;; # the packaged shim fits
-    *) export MASKWORK__LIBTORCHSHIM="$work/libLibTorchSharp.so"
-       step build-shim env OUT="$MASKWORK__LIBTORCHSHIM" bash "$root/build/build-libtorchsharp.sh" "$torch_lib" "$root/build/libtorchsharp-native" ;;
+    *) # The rebuilt shim replaces the packaged one in both apps (TorchSharp's own loader looks for it there).
+       step build-shim env OUT="$work/libLibTorchSharp.so" bash "$root/build/build-libtorchsharp.sh" "$torch_lib" "$root/build/libtorchsharp-native" &&
+         for app in app bench; do cp "$work/libLibTorchSharp.so" "$work/libLibTorchSharp.so.libtorch-version" "$root/$app/"; done ;;
   esac
   local dn="$root/dotnet/dotnet"
   step doctor "$dn" "$root/app/maskwork.dll" doctor --json

@@ -13,6 +13,9 @@ namespace Maskwork.Distributed.Tests;
 public sealed class DataParallelTests : IDisposable
 {
     readonly string dir = Directory.CreateTempSubdirectory("mw-dist-").FullName;
+    readonly string data;
+
+    public DataParallelTests() => data = SmallData.FashionMnist(Path.Combine(dir, "data"), 512);
 
     public void Dispose()
     {
@@ -21,9 +24,9 @@ public sealed class DataParallelTests : IDisposable
 
     const int B = 16;
 
-    static readonly string[] Tiny =
+    string[] Tiny =>
     [
-        "--recipe", "image/mae", "--data", "fashion-mnist", "--seed", "3", "--json",
+        "--recipe", "image/mae", "--data", data, "--seed", "3", "--json",
         "--set", "model.encoder_dim=32", "--set", "model.encoder_depth=1", "--set", "model.encoder_heads=2",
         "--set", "model.decoder_dim=16", "--set", "model.decoder_depth=1", "--set", "model.decoder_heads=2",
         "--set", "train.log_every=1", "--set", "train.warmup_steps=2",

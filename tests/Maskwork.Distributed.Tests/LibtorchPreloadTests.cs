@@ -34,6 +34,7 @@ public sealed class LibtorchPreloadTests : IDisposable
     string HostWithoutLibtorch()
     {
         string target = Path.Combine(dir, "host");
+        if (Directory.Exists(target)) return target;
         Directory.CreateDirectory(target);
         foreach (var entry in Directory.EnumerateFileSystemEntries(Mpi.HostFolder))
         {
@@ -64,7 +65,7 @@ public sealed class LibtorchPreloadTests : IDisposable
             Assert.Contains(files, f => Path.GetFileName(f) == "libLibTorchSharp.so");
             Assert.False(j.GetProperty("cuda_available").GetBoolean());
         }
-        var run = Maskwork(HostWithoutLibtorch(), lib, "pretrain", "--steps", "2", "--batch", "8", "--json", "--out", Path.Combine(dir, "run"),
+        var run = Maskwork(HostWithoutLibtorch(), lib, "pretrain", "--steps", "2", "--batch", "8", "--json", "--out", Path.Combine(dir, "run"), "--data", SmallData.FashionMnist(Path.Combine(dir, "data"), 64),
             "--set", "model.encoder_dim=32", "--set", "model.encoder_depth=1", "--set", "model.encoder_heads=2",
             "--set", "model.decoder_dim=16", "--set", "model.decoder_depth=1", "--set", "model.decoder_heads=2").Ok();
         Assert.True(double.IsFinite(run.Json().GetProperty("final_loss").GetDouble()));
@@ -87,7 +88,7 @@ public sealed class LibtorchPreloadTests : IDisposable
     [Fact]
     public void Cuda_without_cuda_exits_1_saying_what_to_install_and_auto_falls_back()
     {
-        string[] tiny = ["--steps", "1", "--batch", "8", "--set", "model.encoder_dim=32", "--set", "model.encoder_depth=1", "--set", "model.encoder_heads=2",
+        string[] tiny = ["--steps", "1", "--batch", "8", "--data", SmallData.FashionMnist(Path.Combine(dir, "data"), 64), "--set", "model.encoder_dim=32", "--set", "model.encoder_depth=1", "--set", "model.encoder_heads=2",
             "--set", "model.decoder_dim=16", "--set", "model.decoder_depth=1", "--set", "model.decoder_heads=2"];
         var cuda = Mpi.Single(["pretrain", .. tiny, "--device", "cuda", "--out", Path.Combine(dir, "cuda")]);
         Assert.Equal(1, cuda.ExitCode);

@@ -66,8 +66,10 @@ public static class UserLibtorch
             string own = Path.Combine(folder, "libLibTorchSharp.so");
             Shim = Path.GetFullPath(shim ?? (File.Exists(own) ? own : packaged));
             if (!File.Exists(Shim)) throw new LibtorchException($"the TorchSharp shim {Shim} does not exist; build one with build/build-libtorchsharp.sh");
-            if (Shim == Path.GetFullPath(packaged) && Version is not null && !SameMinor(Version, ShimLibtorchVersion))
-                throw new LibtorchException($"the libtorch in {folder} is version {Version}, but TorchSharp's packaged libLibTorchSharp.so is built for libtorch {ShimLibtorchVersion}.x. " +
+            // A shim rebuilt by build/build-libtorchsharp.sh says which libtorch it was built for in a file beside it; the packaged one is for 2.10.
+            string shimFor = File.Exists(Shim + ".libtorch-version") ? File.ReadAllText(Shim + ".libtorch-version").Trim() : ShimLibtorchVersion;
+            if (Version is not null && !SameMinor(Version, MajorMinor(shimFor)))
+                throw new LibtorchException($"the libtorch in {folder} is version {Version}, but {Shim} is built for libtorch {MajorMinor(shimFor)}.x. " +
                     $"Rebuild the shim against it: build/build-libtorchsharp.sh {folder} (it writes {own}, which is then used), or point Libtorch at a libtorch {ShimLibtorchVersion}.x.");
 
             foreach (var name in LoadOrder)
@@ -91,6 +93,9 @@ public static class UserLibtorch
             NativeLibrary.SetDllImportResolver(typeof(TorchSharp.torch).Assembly, resolver);
             NativeLibrary.SetDllImportResolver(typeof(UserLibtorch).Assembly, resolver);
             bool cuda = preloaded.Any(p => Path.GetFileName(p) == "libtorch_cuda.so");
+            // TorchSharp's type initializer probes for CUDA (it finds the shim loaded above) and resets its
+            // flags: run it first, then mark the CPU (and CUDA) backends loaded so it never probes for torch_cpu.
+            System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(TorchSharp.torch).TypeHandle);
             MarkLoaded("nativeBackendLoaded");
             if (cuda) MarkLoaded("nativeBackendCudaLoaded");
             Folder = folder;
@@ -110,6 +115,8 @@ public static class UserLibtorch
             if (File.Exists(f) && File.ReadAllText(f).Trim() is { Length: > 0 } v) return v;
         return null;
     }
+
+    static string MajorMinor(string version) => string.Join('.', version.Split('+')[0].Split('.').Take(2));
 
     static bool SameMinor(string version, string majorMinor) =>
         version == majorMinor || version.StartsWith(majorMinor + ".", StringComparison.Ordinal) || version.StartsWith(majorMinor + "+", StringComparison.Ordinal);
