@@ -124,7 +124,7 @@ public sealed class DataParallelTests : IDisposable
         long reached = Checkpoint.Load(Path.Combine(killed, "checkpoints", "last.ckpt")).State.Step;
         Assert.InRange(reached, 5, steps - 1);
 
-        var resumed = Mpi.Ranks(2, "resume", "--run", killed, "--json").Ok();
+        var resumed = Mpi.Ranks(2, "resume", "--run", killed, "--steps", $"{steps}", "--json").Ok();
         Assert.Equal(steps, resumed.Json().GetProperty("steps").GetInt64());
         Assert.True(resumed.Json().GetProperty("replicas_identical").GetBoolean());
         double want = reference.Json().GetProperty("final_loss").GetDouble(), got = resumed.Json().GetProperty("final_loss").GetDouble();

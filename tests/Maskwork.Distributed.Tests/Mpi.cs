@@ -26,7 +26,7 @@ public static class Mpi
     public sealed record Result(string Command, int ExitCode, string Stdout, string Stderr)
     {
         /// <summary>The JSON object on the last stdout line (rank 0 prints it; the other ranks print nothing).</summary>
-        public JsonElement Json() => JsonDocument.Parse(Stdout.TrimEnd().Split('\n')[^1]).RootElement;
+        public JsonElement Json() => JsonDocument.Parse(Stdout.Split('\n').Select(l => l.Trim()).Select(l => l[Math.Max(0, l.IndexOf('{'))..]).Last(l => l.StartsWith('{'))).RootElement;
 
         public Result Ok()
         {

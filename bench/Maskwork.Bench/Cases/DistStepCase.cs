@@ -67,7 +67,9 @@ public sealed class DistStepCase : IBenchCase
         await p.WaitForExitAsync();
         string output = await stdout;
         if (p.ExitCode != 0) throw new InvalidOperationException($"mpirun -np {ranks} exited {p.ExitCode}: {await stderr}");
-        return JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]).RootElement.Clone();
+        // The last JSON line (a terminal may add escape sequences around mpirun's output).
+        string json = output.Split('\n').Select(l => l.Trim().TrimStart('\u001b')).Select(l => l[Math.Max(0, l.IndexOf('{'))..]).Last(l => l.StartsWith('{'));
+        return JsonDocument.Parse(json).RootElement.Clone();
     }
 
     /// <summary>One rank: MAE-Tiny on noise, one thread, rank 0 prints the timings.</summary>
