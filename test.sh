@@ -4,7 +4,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 source build/prereqs.sh
 mw_require_dotnet || exit 1
-mw_apt_install dataset-fashion-mnist fonts-dejavu-core ffmpeg || exit 1
+mw_apt_install dataset-fashion-mnist fonts-dejavu-core ffmpeg openmpi-bin libopenmpi-dev || exit 1
 
 echo "== building Platform.sln (Release)" >&2
 if ! dotnet build Platform.sln -c Release -v quiet -nologo -clp:ErrorsOnly; then
