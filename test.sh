@@ -4,7 +4,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 source build/prereqs.sh
 mw_require_dotnet || exit 1
-mw_apt_install dataset-fashion-mnist fonts-dejavu-core ffmpeg mricron-data || exit 1
+mw_apt_install dataset-fashion-mnist fonts-dejavu-core ffmpeg mricron-data openmpi-bin libopenmpi-dev || exit 1
 # The worker tests: the dashboard in headless chromium, the stand-in systemd parent in python3.
 mw_apt_install chromium python3 || exit 1
 

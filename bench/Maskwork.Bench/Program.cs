@@ -14,5 +14,7 @@ if (args.Length == 0 || !cases.TryGetValue(args[0], out var selected))
     foreach (var c in cases.Values.OrderBy(c => c.Name)) Console.Error.WriteLine($"  {c.Name,-14} {c.Summary}");
     return args.Length == 0 ? 0 : 2;
 }
+// A user libtorch (e.g. CUDA), as the host's Libtorch setting: loaded before TorchSharp initialises.
+if (Environment.GetEnvironmentVariable("MASKWORK__LIBTORCH") is { Length: > 0 } libtorch) Maskwork.Backend.Devices.UserLibtorch.Use(libtorch, Environment.GetEnvironmentVariable("MASKWORK__LIBTORCHSHIM") is { Length: > 0 } shim ? shim : null);
 if (!Maskwork.Backend.Devices.TorchRuntime.TryLoad(out var detail)) { Console.Error.WriteLine(detail); return 1; }
 return await selected.RunAsync(new BenchArgs(args.Skip(1).ToArray()));

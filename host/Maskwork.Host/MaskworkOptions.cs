@@ -15,6 +15,15 @@ public sealed class MaskworkOptions
     /// <summary>Stop at the first unusable input file instead of skipping and counting it.</summary>
     public bool FailOnBadInput { get; set; }
 
+    /// <summary>
+    /// A libtorch already on this machine to use instead of the packaged CPU one, e.g. a PyTorch install's
+    /// torch/lib with libtorch_cuda.so (DESIGN.md section 7). Also MASKWORK__LIBTORCH. Null: the packaged libtorch.
+    /// </summary>
+    public string? Libtorch { get; set; }
+
+    /// <summary>A libLibTorchSharp.so rebuilt for the Libtorch folder's version (build/build-libtorchsharp.sh); default: the folder's own, else the packaged one. Also MASKWORK__LIBTORCHSHIM.</summary>
+    public string? LibtorchShim { get; set; }
+
     /// <summary>Intra-op threads for libtorch; 0 = one per core.</summary>
     [Range(0, 1024)]
     public int Threads { get; set; }

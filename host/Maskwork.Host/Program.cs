@@ -10,6 +10,7 @@ var cli = new CliApp("Masked-modeling self-supervised pretraining across modalit
 
 const string DataHelp = "<reader>:<path> (image-folder:/data/cats, parquet:/data/ds) or a built-in name (fashion-mnist)";
 const string SetDataHelp = "a reader option, data.<name>=<value> (repeatable), e.g. data.size=32";
+const string DistHelp = "data-parallel ranks: auto uses OpenMPI when started by mpirun (`mpirun -np N maskwork pretrain ...`; --batch is per rank), mpi forces it, none trains in this process alone";
 
 cli.Verb("plugins", "List discovered plugins: id, version, status, why one did not load, its recipes.", v =>
     (_, ctx, _) => Task.FromResult(ctx.Get<InfoCommands>().Plugins(ctx.Output)));
@@ -35,6 +36,7 @@ cli.Verb("pretrain", "Pretrain an encoder the masked-autoencoder way; writes a r
     var seed = v.Option("--seed", "seed of every random choice (batch order, masks, init)", 0L, "S");
     var outDir = v.Optional<string>("--out", "the run folder (default: <RunsRoot>/<recipe>-<time>)", "DIR");
     var sets = v.Repeated("--set", "override an option: train.<name>, model.<name>, data.<name>, seed, device or precision (repeatable); see `maskwork recipes R`", "k=v");
+    var dist = v.Option("--dist", DistHelp, "auto", null, "auto", "mpi", "none");
     VerbBuilder.AtLeast(steps, 1);
     VerbBuilder.AtLeast(batch, 1);
     return (p, ctx, ct) => ctx.Get<TrainCommand>().PretrainAsync(new PretrainArgs
@@ -42,6 +44,7 @@ cli.Verb("pretrain", "Pretrain an encoder the masked-autoencoder way; writes a r
         // Only what was given: a job file's recipe, device, precision and seed win over the defaults shown in help.
         Recipe = Given(p, recipe), Data = p.GetValue(data), Config = p.GetValue(config), Steps = p.GetValue(steps), Batch = p.GetValue(batch),
         Device = Given(p, device), Precision = Given(p, precision), Seed = p.GetResult(seed) is { Implicit: false } ? p.GetValue(seed) : null, Out = p.GetValue(outDir), Sets = p.GetValue(sets) ?? [],
+        Dist = p.GetValue(dist)!,
     }, ctx.Output, ct);
 });
 
@@ -49,8 +52,10 @@ cli.Verb("resume", "Continue a run from its newest loadable checkpoint; retraces
 {
     var run = v.Required<string>("--run", "the run folder", "DIR");
     var steps = v.Optional<int?>("--steps", "train to step N (default: the run's train.steps)", "N");
+    var dist = v.Option("--dist", DistHelp + "; resume with as many ranks as the run had", "auto", null, "auto", "mpi", "none");
+    var force = v.Flag("--force-world-size", "continue a checkpoint written by another number of ranks (the global batch, learning rate and data order change; the run no longer retraces the original)");
     VerbBuilder.AtLeast(steps, 1);
-    return (p, ctx, ct) => ctx.Get<TrainCommand>().ResumeAsync(new ResumeArgs(p.GetValue(run)!, p.GetValue(steps)), ctx.Output, ct);
+    return (p, ctx, ct) => ctx.Get<TrainCommand>().ResumeAsync(new ResumeArgs(p.GetValue(run)!, p.GetValue(steps)) { Dist = p.GetValue(dist)!, ForceWorldSize = p.GetValue(force) }, ctx.Output, ct);
 });
 
 cli.Verb("probe", "Classify frozen features of a run's encoder (a linear or kNN probe) and report test accuracy.", v =>

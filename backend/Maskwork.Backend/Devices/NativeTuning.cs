@@ -86,7 +86,9 @@ public static class NativeTuning
         // runtime libtorch was linked with (a hashed libgomp name in the TorchSharp packages) and
         // the MKL linked into it. MKL's C entry point is the mixed-case one; the lower-case name is
         // the Fortran interface, which takes a pointer.
-        foreach (var name in new[] { Path.Combine(AppContext.BaseDirectory, "libtorch_cpu.so"), "libtorch_cpu.so" })
+        // With a user libtorch (UserLibtorch) only its copy: opening the packaged file by path would map a second libtorch.
+        string[] candidates = UserLibtorch.Folder is { } user ? [Path.Combine(user, "libtorch_cpu.so")] : [Path.Combine(AppContext.BaseDirectory, "libtorch_cpu.so"), "libtorch_cpu.so"];
+        foreach (var name in candidates)
         {
             if (!NativeLibrary.TryLoad(name, out var handle) || !NativeLibrary.TryGetExport(handle, "omp_set_num_threads", out var omp)) continue;
             var mkl = NativeLibrary.TryGetExport(handle, "MKL_Set_Num_Threads_Local", out var m) ? Marshal.GetDelegateForFunctionPointer<MklSetNumThreadsLocal>(m) : null;

@@ -31,7 +31,8 @@ public static class TorchRuntime
                     failure = Diagnose(e);
                 }
             }
-            detail = loaded ? $"libtorch {torch.__version__} loaded from {AppContext.BaseDirectory}" : failure!;
+            detail = loaded ? (UserLibtorch.Folder is { } user ? $"libtorch {UserLibtorch.Version ?? "(version unknown)"} loaded from {user} (the Libtorch setting)"
+                : $"libtorch {torch.__version__} loaded from {AppContext.BaseDirectory}") : failure!;
             return loaded;
         }
     }

@@ -19,6 +19,9 @@ public sealed record CheckpointState
 
     /// <summary>Slices per micro-batch the run trains with (<see cref="Trainer.Workers"/>); 0 in checkpoints written before it was recorded.</summary>
     public int Workers { get; init; }
+
+    /// <summary>Ranks that trained the run (<see cref="Trainer.WorldSize"/>); 0 in checkpoints written before it was recorded (one process).</summary>
+    public int WorldSize { get; init; }
 }
 
 /// <summary>A checkpoint that failed validation: wrong magic, checksum, names or shapes.</summary>

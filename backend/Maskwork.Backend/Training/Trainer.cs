@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Data;
+using Maskwork.Backend.Distributed;
 using TorchSharp;
 using static TorchSharp.torch;
 using TorchDevice = TorchSharp.torch.Device;
@@ -15,10 +16,34 @@ public sealed record TrainerSetup(string Recipe, ModelParts Parts, TrainOptions 
 
     /// <summary>How many batches the background pipeline may prepare ahead of the step (bounded memory).</summary>
     public int PrefetchDepth { get; init; } = 3;
+
+    /// <summary>
+    /// The ranks training together (DESIGN.md section 11); one process by default. With N ranks,
+    /// <see cref="TrainOptions.Batch"/> is per rank: N ranks × batch B train like one process with batch N·B.
+    /// </summary>
+    public ICommunicator Communicator { get; init; } = SingleProcess.Instance;
+
+    /// <summary>Lets <see cref="Trainer.Load"/> continue a checkpoint written under another world size (see <see cref="WorldSizeMismatchException"/>).</summary>
+    public bool AllowWorldSizeChange { get; init; }
+}
+
+/// <summary>Refuses to resume a checkpoint written by another number of ranks, saying what would change.</summary>
+public sealed class WorldSizeMismatchException(string path, int saved, int now, int batch)
+    : Exception($"checkpoint {path}: written by {saved} rank{(saved == 1 ? "" : "s")}, resumed by {now}. Under another world size the global batch " +
+        $"({saved}×{batch} → {now}×{batch}), the learning rate scaled by it and the samples each step reads change, so the run would not retrace the original. " +
+        $"Resume it with {(saved == 1 ? "one process (no mpirun)" : $"mpirun -np {saved}")}, or pass --force-world-size to continue anyway.")
+{
+    public string Path { get; } = path;
+    public int SavedWorldSize { get; } = saved;
+    public int WorldSize { get; } = now;
 }
 
 /// <summary>Where the wall time of one step went (seconds): waiting for/finishing the batch and masking, forward, backward, optimizer.</summary>
-public sealed record StepTimings(double Data, double Forward, double Backward, double Optimizer);
+public sealed record StepTimings(double Data, double Forward, double Backward, double Optimizer)
+{
+    /// <summary>Of <see cref="Optimizer"/>: seconds in the gradient all-reduce across ranks (0 in one process).</summary>
+    public double AllReduce { get; init; }
+}
 
 /// <summary>What one optimizer step did.</summary>
 public sealed record StepReport(long Step, double Loss, double Lr, double GradNorm, bool Skipped, double SamplesPerSecond, double Seconds)
@@ -44,16 +69,22 @@ public sealed class Trainer : IDisposable
     readonly LrSchedule schedule;
     readonly Generator generator = new(0);
     readonly List<Generator> sliceGenerators = []; // one per slice when batches are split (slice i of step k seeded from (seed, k, i))
+    readonly ICommunicator comm;
     int consecutiveNonFinite;
+    bool stopAgreed;
 
     public Trainer(TrainerSetup setup, SampleSet data) : this(setup, (ISampleSource)data) { }
 
-    /// <summary>A trainer reading its batches from <paramref name="data"/> in the seeded epoch order (<see cref="EpochOrder"/>), as rank 0 of 1.</summary>
+    /// <summary>
+    /// A trainer reading its batches from <paramref name="data"/> in the seeded epoch order (<see cref="EpochOrder"/>):
+    /// its rank's slice of every global batch (<see cref="DataPartition"/>), starting from rank 0's parameters.
+    /// </summary>
     public Trainer(TrainerSetup setup, ISampleSource data)
     {
         if (data.Count <= 0) throw new ArgumentException("the data source has no samples");
         this.setup = setup;
         this.data = data;
+        comm = setup.Communicator;
         Devices.NativeTuning.KeepFreedMemory();
         Model = new MaskedModel(setup.Parts);
         Model.to(setup.Device);
@@ -62,10 +93,30 @@ public sealed class Trainer : IDisposable
             Model.named_parameters().Select(p => new OptimizedParameter(p.name, p.parameter,
                 setup.Options.WeightDecayMode == WeightDecayMode.L2 || MaskedModel.Decays(p.name, p.parameter))).ToList(),
             setup.Options.Beta1, setup.Options.Beta2, setup.Options.WeightDecay, mode: setup.Options.WeightDecayMode);
-        batches = new DataPartition(EpochOrder.For(data, setup.Seed), setup.Options.Batch);
-        schedule = LrSchedule.From(setup.Options);
+        batches = new DataPartition(EpochOrder.For(data, setup.Seed), setup.Options.Batch, comm.Rank, comm.Size);
+        // The learning rate scales with the effective batch, N·B.
+        schedule = LrSchedule.From(comm.Size == 1 ? setup.Options : setup.Options with { Batch = setup.Options.Batch * comm.Size });
         Workers = ResolveWorkers(setup);
+        if (comm.Size > 1)
+        {
+            // Every rank starts from rank 0's model (parameters are one flat buffer; buffers such as norm statistics one by one).
+            Collectives.Broadcast(comm, Optimizer.Parameters);
+            foreach (var (_, b) in Model.named_buffers()) Collectives.Broadcast(comm, b);
+        }
     }
+
+    /// <summary>This trainer's rank and the number of ranks training together.</summary>
+    public int Rank => comm.Rank;
+
+    /// <summary>Ranks training together (1 in one process).</summary>
+    public int WorldSize => comm.Size;
+
+    /// <summary>
+    /// True on every rank when all ranks hold bitwise identical parameters and optimizer state (a collective:
+    /// every rank must call it). Always true in one process.
+    /// </summary>
+    public bool ReplicasIdentical() =>
+        Collectives.Identical(comm, [Optimizer.Parameters, Optimizer.ExpAvg, Optimizer.ExpAvgSq, .. Model.named_buffers().Select(b => b.buffer)]);
 
     /// <summary>
     /// Slices each micro-batch is split into, each run by its own worker thread (see
@@ -115,9 +166,11 @@ public sealed class Trainer : IDisposable
         while (sliceGenerators.Count < slices) sliceGenerators.Add(new Generator(0));
         try
         {
-            while (Step < untilStep && !ct.IsCancellationRequested)
+            stopAgreed = false;
+            // With several ranks the stop is agreed inside each step (a rank that stopped alone would leave the others waiting).
+            while (Step < untilStep && !(comm.Size == 1 ? ct.IsCancellationRequested : stopAgreed))
             {
-                var report = TrainStep(prefetch, workers, accumulate);
+                var report = TrainStep(prefetch, workers, accumulate, ct);
                 onStep?.Invoke(report);
                 if (setup.Options.CheckpointEvery > 0 && Step % setup.Options.CheckpointEvery == 0 && Step < untilStep)
                     onCheckpoint?.Invoke(this);
@@ -179,7 +232,7 @@ public sealed class Trainer : IDisposable
             Stopwatch.GetElapsedTime(t1, t2).TotalSeconds, Stopwatch.GetElapsedTime(t2).TotalSeconds);
     }
 
-    StepReport TrainStep(BatchPrefetcher<PreparedBatch[]> prefetch, SliceWorkers? workers, int accumulate)
+    StepReport TrainStep(BatchPrefetcher<PreparedBatch[]> prefetch, SliceWorkers? workers, int accumulate, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         double dataS = 0, forwardS = 0, backwardS = 0;
@@ -188,12 +241,15 @@ public sealed class Trainer : IDisposable
         double lossSum = 0;
         bool finite = true;
         int samples = 0;
-        for (int micro = 0; micro < accumulate && finite; micro++)
+        // The step's batch position in the global batch: rank r's samples follow ranks 0..r-1's (one process with batch N·B).
+        long rankOffset = (long)comm.Rank * setup.Options.Batch;
+        for (int micro = 0; micro < accumulate; micro++)
         {
             long t0 = Stopwatch.GetTimestamp();
             var slices = prefetch.Next();
             try
             {
+                if (!finite) continue; // the step is skipped; its remaining micro-batches are still consumed, so the next step reads its own
                 dataS += Stopwatch.GetElapsedTime(t0).TotalSeconds;
                 int count = slices.Sum(b => b.Samples.Count);
                 samples += count;
@@ -201,7 +257,7 @@ public sealed class Trainer : IDisposable
                 manual_seed(mix ^ 0x3c3c3c); // forward-pass randomness (dropout); recipes that use it run one slice
                 SliceResult[] results;
                 if (slices.Length == 1)
-                    results = [RunSlice(slices[0], generator, mix, 1.0 / accumulate, (long)micro * setup.Options.Batch)];
+                    results = [RunSlice(slices[0], generator, mix, 1.0 / accumulate, (long)micro * setup.Options.Batch * comm.Size + rankOffset)];
                 else
                 {
                     // Slice i weighs its share of the samples, so the weighted losses sum to the batch's
@@ -210,7 +266,7 @@ public sealed class Trainer : IDisposable
                     var first = new long[slices.Length];
                     for (int i = 1; i < slices.Length; i++) first[i] = first[i - 1] + slices[i - 1].Samples.Count;
                     workers!.Run(slices.Length, i => results[i] = RunSlice(slices[i], sliceGenerators[i],
-                        Mix(mix, i, 1), (double)slices[i].Samples.Count / count / accumulate, (long)micro * setup.Options.Batch + first[i]));
+                        Mix(mix, i, 1), (double)slices[i].Samples.Count / count / accumulate, (long)micro * setup.Options.Batch * comm.Size + rankOffset + first[i]));
                 }
                 dataS += results.Max(r => r.Data);
                 forwardS += results.Max(r => r.Forward);
@@ -225,16 +281,39 @@ public sealed class Trainer : IDisposable
         }
 
         long tOpt = Stopwatch.GetTimestamp();
+        double reduceS = 0;
+        int ranks = comm.Size;
+        if (ranks > 1)
+        {
+            // One small reduce agrees on what every rank decides alone: any non-finite loss skips the step on
+            // all ranks, the loss is the mean over ranks, and a stop asked of any rank stops all after this step.
+            var agreed = new[] { finite ? 0.0 : 1.0, finite ? lossSum : 0.0, ct.IsCancellationRequested ? 1.0 : 0.0 };
+            comm.AllReduceSum(agreed);
+            finite = agreed[0] == 0;
+            lossSum = agreed[1] / ranks;
+            stopAgreed = agreed[2] > 0;
+            samples *= ranks;
+        }
         double gradNorm = double.NaN;
         if (finite)
         {
             var grad = Optimizer.FlatGradient();
-            gradNorm = grad.norm().item<float>();
+            double average = 1.0;
+            if (ranks > 1)
+            {
+                // The gradient sum over ranks, then everything after it (norm, clipping, the non-finite
+                // decision) on the same bits on every rank: the replicas stay identical.
+                long tReduce = Stopwatch.GetTimestamp();
+                if (!SkipGradientReduce) Collectives.AllReduceSum(comm, grad);
+                reduceS = Stopwatch.GetElapsedTime(tReduce).TotalSeconds;
+                average = 1.0 / ranks;
+            }
+            gradNorm = grad.norm().item<float>() * average;
             finite = double.IsFinite(gradNorm);
             if (finite)
             {
                 double scale = setup.Options.ClipGrad > 0 && gradNorm > setup.Options.ClipGrad ? setup.Options.ClipGrad / (gradNorm + 1e-6) : 1.0;
-                Optimizer.Step(grad, lr, scale, clearGradient: true); // clipping and zero_grad are folded into the update's single pass
+                Optimizer.Step(grad, lr, scale * average, clearGradient: true); // averaging, clipping and zero_grad are folded into the update's single pass
             }
         }
         if (!finite) Optimizer.ZeroGrad();
@@ -250,7 +329,7 @@ public sealed class Trainer : IDisposable
         double seconds = clock.Elapsed.TotalSeconds;
         return new StepReport(Step, finite ? lossSum : double.NaN, lr, gradNorm, !finite, samples / seconds, seconds)
         {
-            Timings = new StepTimings(dataS, forwardS, backwardS, optimizerS),
+            Timings = new StepTimings(dataS, forwardS, backwardS, optimizerS) { AllReduce = reduceS },
         };
     }
 
@@ -266,7 +345,7 @@ public sealed class Trainer : IDisposable
     {
         Step = Step, Seed = setup.Seed, OptimizerSteps = Optimizer.StepCount, SamplesSeen = SamplesSeen,
         NonFiniteSteps = NonFiniteSteps, SkippedSamples = skippedSamples, Recipe = setup.Recipe,
-        Precision = Devices.Precision.Name(setup.Precision), Workers = Workers,
+        Precision = Devices.Precision.Name(setup.Precision), Workers = Workers, WorldSize = comm.Size,
     };
 
     public void Save(string path, long skippedSamples) => Checkpoint.Save(path, State(skippedSamples), StateTensors());
@@ -278,6 +357,8 @@ public sealed class Trainer : IDisposable
         try
         {
             if (state.Recipe != setup.Recipe) throw new CheckpointException(path, $"written by recipe {state.Recipe}, not {setup.Recipe}");
+            int savedWorld = Math.Max(1, state.WorldSize); // 0: written before the world size was recorded, by one process
+            if (savedWorld != comm.Size && !setup.AllowWorldSizeChange) throw new WorldSizeMismatchException(path, savedWorld, comm.Size, setup.Options.Batch);
             Checkpoint.Restore(path, tensors, StateTensors());
             Step = state.Step;
             Optimizer.StepCount = state.OptimizerSteps;
@@ -293,6 +374,12 @@ public sealed class Trainer : IDisposable
             foreach (var t in tensors.Values) t.Dispose();
         }
     }
+
+    /// <summary>
+    /// The negative control of the data-parallel test: <c>MASKWORK_DIST_NEGATIVE_CONTROL=skip-gradient-reduce</c>
+    /// leaves each rank with its own gradient, so the replicas must drift apart and the test must fail.
+    /// </summary>
+    static readonly bool SkipGradientReduce = Environment.GetEnvironmentVariable("MASKWORK_DIST_NEGATIVE_CONTROL") == "skip-gradient-reduce";
 
     public void Dispose()
     {

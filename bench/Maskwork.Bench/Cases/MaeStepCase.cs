@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Maskwork.Backend.Data;
 using Maskwork.Backend.Devices;
 using Maskwork.Backend.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Maskwork.Bench.Cases;
@@ -14,7 +15,7 @@ namespace Maskwork.Bench.Cases;
 public sealed class MaeStepCase : IBenchCase
 {
     public string Name => "mae-step";
-    public string Summary => "MAE-Tiny/4 train step via the image plugin + Trainer (--precision fp32|bf16 --batch 128 --threads 2 --steps 20 --warmup 5 --workers 0|1|2 --attention auto|sdpa|batched --conv-gemm true|false)";
+    public string Summary => "MAE-Tiny/4 train step via the image plugin + Trainer (--precision fp32|bf16 --batch 128 --threads 2 --steps 20 --warmup 5 --workers 0|1|2 --attention auto|sdpa|batched --conv-gemm true|false --device cpu|cuda)";
 
     public Task<int> RunAsync(BenchArgs args)
     {
@@ -23,10 +24,11 @@ public sealed class MaeStepCase : IBenchCase
         int batch = args.Int("batch", 128), steps = args.Int("steps", 20), warmup = args.Int("warmup", 5);
         Maskwork.Backend.Nn.Dense.ConvolutionGemm = args.String("conv-gemm", "true") != "false";
         Maskwork.Backend.Nn.Attention.Kernel = Enum.Parse<Maskwork.Backend.Nn.AttentionKernel>(args.String("attention", "auto"), ignoreCase: true);
-        var (gemm, gemmMm, gemmConv) = MaeTiny.GemmPeak(precision);
+        var device = TorchRuntime.Select(args.String("device", "cpu")); // cuda: through the Libtorch setting (MASKWORK__LIBTORCH), see gpu-check.sh
+        var (gemm, gemmMm, gemmConv) = device.type == DeviceType.CPU ? MaeTiny.GemmPeak(precision) : (0.0, 0.0, 0.0); // no CPU GEMM peak to compare a GPU step with
 
-        var parts = MaeTiny.Parts();
-        var setup = MaeTiny.Setup(parts, batch, warmup + steps, precision);
+        var parts = MaeTiny.Parts(device: device);
+        var setup = MaeTiny.Setup(parts, batch, warmup + steps, precision, device: device);
         setup = setup with { Options = setup.Options with { Workers = args.Int("workers", 0) } };
         using var trainer = new Trainer(setup, new SampleSet(MaeTiny.Samples(Math.Max(1024, batch * 4))));
         trainer.Run(warmup, CancellationToken.None);
@@ -40,7 +42,7 @@ public sealed class MaeStepCase : IBenchCase
         double flops = MaeTiny.TrainFlops(batch);
         BenchArgs.Emit(new
         {
-            @case = Name, precision = Precision.Name(precision), batch, threads = get_num_threads(), workers = trainer.Workers, steps,
+            @case = Name, device = device.type.ToString().ToLowerInvariant(), precision = Precision.Name(precision), batch, threads = get_num_threads(), workers = trainer.Workers, steps,
             attention = Maskwork.Backend.Nn.Attention.Kernel.ToString().ToLowerInvariant(), conv_gemm = Maskwork.Backend.Nn.Dense.ConvolutionGemm,
             img_per_s = Math.Round(batch * steps / wall, 1),
             step_ms = Math.Round(stepS * 1000, 1),

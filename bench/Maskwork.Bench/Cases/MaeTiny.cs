@@ -23,10 +23,10 @@ static class MaeTiny
 
     public static ImageMaeRecipe Recipe() => new("image/mae", "MAE on images", block: false);
 
-    public static ModelParts Parts(long seed = 0)
+    public static ModelParts Parts(long seed = 0, Device? device = null)
     {
         manual_seed(seed);
-        return Recipe().Build(Options, new BuildContext(CPU, new DataSpec("synthetic", "")));
+        return Recipe().Build(Options, new BuildContext(device ?? CPU, new DataSpec("synthetic", "")));
     }
 
     /// <summary>Uniform-noise images in [0,1] (the peer trains on noise too: the step costs the same).</summary>
@@ -48,8 +48,8 @@ static class MaeTiny
         Batch = batch, Steps = steps, CheckpointEvery = 0, BaseLr = 1.5e-4 * 256 / batch, WarmupSteps = 0,
     };
 
-    public static TrainerSetup Setup(ModelParts parts, int batch, int steps, ScalarType precision, long seed = 1) =>
-        new("image/mae", parts, Train(batch, steps), seed, CPU, precision);
+    public static TrainerSetup Setup(ModelParts parts, int batch, int steps, ScalarType precision, long seed = 1, Device? device = null) =>
+        new("image/mae", parts, Train(batch, steps), seed, device ?? CPU, precision);
 
     /// <summary>
     /// GEMM FLOPs of one training step (forward + backward = 3 × forward), attention included:

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Devices;
+using Maskwork.Backend.Distributed;
 using Maskwork.Host.Cli;
 using Spectre.Console;
 using static TorchSharp.torch;
@@ -82,12 +83,22 @@ public sealed class InfoCommands(Workspace workspace)
 
     public int Doctor(Output output)
     {
-        bool nativeOk = TorchRuntime.TryLoad(out var detail);
+        string? libtorchError = null;
+        try { workspace.UseConfiguredLibtorch(); }
+        catch (CommandException e) { libtorchError = e.Message; }
+        bool nativeOk = libtorchError is null & TorchRuntime.TryLoad(out var detail);
+        if (libtorchError is not null) detail = libtorchError;
         string device = "none", bf16 = "unknown";
         int threads = 0;
+        bool cudaOk = false;
+        int cudaDevices = 0;
+        string? cudaName = null, cudaMatmul = null;
         if (nativeOk)
         {
-            device = cuda.is_available() ? $"cuda ({cuda.device_count()} devices), cpu" : "cpu";
+            cudaOk = cuda.is_available();
+            cudaDevices = cudaOk ? (int)cuda.device_count() : 0;
+            if (cudaOk) (cudaName, cudaMatmul) = (GpuName(), CudaMatmulCheck());
+            device = cudaOk ? $"cuda ({cudaDevices} devices), cpu" : "cpu";
             threads = workspace.Options.Threads > 0 ? workspace.Options.Threads : Environment.ProcessorCount;
             try
             {
@@ -103,18 +114,33 @@ public sealed class InfoCommands(Workspace workspace)
             : "missing (apt-get install dataset-fashion-mnist)";
         string font = Backend.Visuals.Fonts.Path ?? "missing: pictures have no labels (apt-get install fonts-dejavu-core, or set MASKWORK_FONT)";
         string ffmpeg = FfmpegVersion() ?? "missing (optional: the video reader needs it; apt-get install ffmpeg)";
+        var loaded = UserLibtorch.LoadedFiles();
+        string libtorchFolder = UserLibtorch.Folder ?? workspace.Options.Libtorch ?? AppContext.BaseDirectory.TrimEnd('/');
+        string libtorchVersion = UserLibtorch.Folder is null ? (workspace.Options.Libtorch is null ? $"{UserLibtorch.ShimLibtorchVersion} (packaged)" : UserLibtorch.ReadVersion(workspace.Options.Libtorch) ?? "unknown")
+            : UserLibtorch.Version ?? "unknown (the folder has no ../version.py or build-version)";
+        bool mpiOk = OpenMpi.Available(out var mpiDetail);
+        string mpi = (mpiOk ? "ok" : "missing") + (Communicators.LaunchedWorldSize is { } n ? $", launched by mpirun as rank {Communicators.LaunchedRank} of {n}" : "")
+            + (mpiOk ? "" : " (optional: data-parallel training needs it; apt-get install openmpi-bin libopenmpi-dev)");
         var result = new
         {
             backend = $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString(3)}",
             device, native_ok = nativeOk, native_detail = detail, plugins_ok = pluginsOk, threads, bf16,
             plugins = plugins.Select(p => new { id = p.Id, version = p.Version, status = p.Status, reason = p.Reason }).ToList(),
             fashion_mnist = fashion, plugin_folders = workspace.Catalog.SearchedFolders, font, ffmpeg,
+            libtorch_folder = libtorchFolder, libtorch_version = libtorchVersion, libtorch_files = loaded, libtorch_shim = UserLibtorch.Shim,
+            cuda_available = cudaOk, cuda_devices = cudaDevices, cuda_device_name = cudaName, cuda_matmul = cudaMatmul,
+            mpi, mpi_ok = mpiOk, mpi_detail = mpiDetail,
         };
         output.Result(result);
         var table = Output.Table("check", "result");
         table.AddRow(Output.Cell("backend"), Output.Cell(result.backend));
         table.AddRow(Output.Cell("native libraries"), Output.Cell($"{(nativeOk ? "ok" : "FAILED")} — {detail}", nativeOk ? null : "red"));
         table.AddRow(Output.Cell("device"), Output.Cell($"{device}; threads {threads}; bf16 {bf16}"));
+        table.AddRow(Output.Cell("libtorch"), Output.Cell($"{libtorchVersion} from {libtorchFolder}{(UserLibtorch.Shim is null ? "" : $"; shim {UserLibtorch.Shim}")}"));
+        table.AddRow(Output.Cell("libtorch files loaded"), Output.Cell(loaded.Count == 0 ? "none" : string.Join("\n", loaded)));
+        table.AddRow(Output.Cell("cuda"), Output.Cell(cudaOk ? $"{cudaDevices} device(s): {cudaName ?? "name unknown"}; matmul vs CPU: {cudaMatmul}"
+            : "not available" + (workspace.Options.Libtorch is null ? " (the packaged libtorch is CPU-only; set Libtorch to a CUDA libtorch folder)" : "")));
+        table.AddRow(Output.Cell("OpenMPI"), Output.Cell(mpi, mpiOk ? null : "yellow"));
         table.AddRow(Output.Cell("plugins"), Output.Cell($"{(pluginsOk ? "ok" : "PROBLEMS")} — {string.Join(", ", plugins.Select(p => $"{p.Id} {p.Version} {p.Status}{(p.Reason is null ? "" : $" ({p.Reason})")}"))}", pluginsOk ? null : "yellow"));
         table.AddRow(Output.Cell("plugin folders"), Output.Cell(string.Join(", ", workspace.Catalog.SearchedFolders)));
         table.AddRow(Output.Cell("fashion-mnist"), Output.Cell(fashion));
@@ -122,6 +148,38 @@ public sealed class InfoCommands(Workspace workspace)
         table.AddRow(Output.Cell("ffmpeg (optional)"), Output.Cell(ffmpeg));
         output.Show(table);
         return nativeOk ? 0 : 1;
+    }
+
+    /// <summary>A 256×256 fp32 matmul on CUDA against the same on the CPU: "ok (max rel err …)" or what went wrong.</summary>
+    static string CudaMatmulCheck()
+    {
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var g = new Generator(7);
+            var a = randn([256, 256], generator: g);
+            var expected = a.mm(a);
+            var got = a.cuda().mm(a.cuda()).cpu();
+            double err = got.sub(expected).abs().max().item<float>() / Math.Max(1e-12, expected.abs().max().item<float>());
+            return $"{(err < 1e-3 ? "ok" : "MISMATCH")} (max relative error {err:E2})";
+        }
+        catch (Exception e) { return "failed: " + e.Message.Split('\n')[0]; }
+    }
+
+    /// <summary>The first GPU's name, from the NVIDIA driver's /proc entry or nvidia-smi (TorchSharp has no device-name call).</summary>
+    static string? GpuName()
+    {
+        try
+        {
+            foreach (var info in Directory.Exists("/proc/driver/nvidia/gpus") ? Directory.GetFiles("/proc/driver/nvidia/gpus", "information", SearchOption.AllDirectories).Order().ToArray() : [])
+                foreach (var line in File.ReadLines(info))
+                    if (line.StartsWith("Model:", StringComparison.Ordinal)) return line[6..].Trim();
+            using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("nvidia-smi", "--query-gpu=name --format=csv,noheader") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false });
+            string? first = p?.StandardOutput.ReadLine();
+            p?.WaitForExit(10_000);
+            return string.IsNullOrWhiteSpace(first) ? null : first.Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception) { return null; }
     }
 
     /// <summary>The first line of `ffmpeg -version` (MASKWORK_FFMPEG or the PATH's), or null when it cannot run: an optional piece for the video reader.</summary>

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Data;
 using Maskwork.Backend.Devices;
+using Maskwork.Backend.Distributed;
 using Maskwork.Backend.Training;
 using Maskwork.Backend.Visuals;
 using Maskwork.Host.Cli;
@@ -25,40 +26,97 @@ public sealed record PretrainArgs
     public string? Out { get; init; }
     /// <summary><c>key=value</c> overrides: train.*, model.*, data.*, seed, device, precision.</summary>
     public IReadOnlyList<string> Sets { get; init; } = [];
+    /// <summary>mpi, none or auto (MPI when started by mpirun).</summary>
+    public string Dist { get; init; } = "auto";
 }
 
 /// <summary>What <c>resume</c> is asked for.</summary>
-public sealed record ResumeArgs(string Run, int? Steps);
+public sealed record ResumeArgs(string Run, int? Steps)
+{
+    /// <summary>mpi, none or auto (MPI when started by mpirun).</summary>
+    public string Dist { get; init; } = "auto";
+    /// <summary>Continue a checkpoint written under another world size.</summary>
+    public bool ForceWorldSize { get; init; }
+}
 
 /// <summary><c>pretrain</c> and <c>resume</c>: one loop, two ways in.</summary>
 public sealed class TrainCommand(Workspace workspace)
 {
     public const int Interrupted = 130;
+    const string FailedPrefix = "failed:"; // a run folder path is absolute, so it never starts with this
 
     public async Task<int> PretrainAsync(PretrainArgs args, Output output, CancellationToken ct)
     {
-        var (job, recipe) = JobConfig.Resolve(args, workspace.Catalog);
-        var run = RunFolder.Create(args.Out, workspace.Options.RunsRoot, recipe.Name);
-        job.Save(run.Config);
-        run.AppendLog($"pretrain {recipe.Name} data={job.Data} seed={job.Seed} device={job.Device} precision={job.Precision}");
-        return await TrainAsync(run, job, recipe, args.Steps ?? job.Train.Steps, resume: false, output, ct);
+        using var comm = OpenCommunicator(args.Dist);
+        return await OnAllRanks(comm, "pretrain", async () =>
+        {
+            var (job, recipe) = JobConfig.Resolve(args, workspace.Catalog);
+            // Rank 0 makes the run folder (its default name has the time in it) and tells the others where it is.
+            RunFolder? made = null;
+            string? error = null;
+            if (comm.Rank == 0)
+            {
+                try
+                {
+                    made = RunFolder.Create(args.Out, workspace.Options.RunsRoot, recipe.Name);
+                    job.Save(made.Config);
+                    made.AppendLog($"pretrain {recipe.Name} data={job.Data} seed={job.Seed} device={job.Device} precision={job.Precision} world_size={comm.Size}");
+                }
+                catch (CommandException e) { error = e.Message; }
+            }
+            string? path = Collectives.Broadcast(comm, made?.Path ?? FailedPrefix + error);
+            if (path!.StartsWith(FailedPrefix, StringComparison.Ordinal)) throw new CommandException(comm.Rank == 0 ? path[FailedPrefix.Length..] : $"rank 0 could not create the run folder: {path[FailedPrefix.Length..]}");
+            var run = made ?? new RunFolder(path);
+            return await TrainAsync(comm, run, job, recipe, args.Steps ?? job.Train.Steps, resume: false, forceWorldSize: false, output, ct);
+        });
     }
 
     public async Task<int> ResumeAsync(ResumeArgs args, Output output, CancellationToken ct)
     {
-        var run = RunFolder.Open(args.Run);
-        var job = JobConfig.Load(run.Config);
-        var recipe = workspace.Recipe(job.Recipe);
-        int stop = args.Steps ?? job.Train.Steps;
-        run.AppendLog($"resume to step {stop}");
-        return await TrainAsync(run, job, recipe, stop, resume: true, output, ct);
+        using var comm = OpenCommunicator(args.Dist);
+        return await OnAllRanks(comm, "resume", async () =>
+        {
+            var run = RunFolder.Open(args.Run); // a shared folder: the same path on every node
+            var job = JobConfig.Load(run.Config);
+            var recipe = workspace.Recipe(job.Recipe);
+            int stop = args.Steps ?? job.Train.Steps;
+            if (comm.Rank == 0) run.AppendLog($"resume to step {stop} world_size={comm.Size}");
+            return await TrainAsync(comm, run, job, recipe, stop, resume: true, args.ForceWorldSize, output, ct);
+        });
+    }
+
+    static ICommunicator OpenCommunicator(string choice)
+    {
+        try { return Communicators.Create(choice); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        catch (CommunicatorException e) { throw new CommandException(e.Message); }
+    }
+
+    /// <summary>
+    /// Runs a training verb on every rank. In a job of several ranks a failure must end the whole job:
+    /// the other ranks would wait for it in the next collective forever. Rank 0 says why and aborts;
+    /// another rank first gives rank 0 (which usually fails the same way) a moment to say it.
+    /// </summary>
+    static async Task<int> OnAllRanks(ICommunicator comm, string verb, Func<Task<int>> work)
+    {
+        if (comm.Size == 1) return await work();
+        try { return await work(); }
+        catch (Exception e)
+        {
+            int code = e is UsageException ? 2 : 1;
+            if (comm.Rank != 0) Thread.Sleep(3000);
+            Console.Error.WriteLine($"maskwork {verb} (rank {comm.Rank} of {comm.Size}): {(e is CommandException or UsageException ? e.Message : e.ToString())}");
+            Console.Error.WriteLine($"maskwork {verb}: aborting all {comm.Size} ranks");
+            comm.Abort(code);
+            return code;
+        }
     }
 
     /// <summary>Trains; a run that cannot start or stops with an error says so in its status.json.</summary>
-    async Task<int> TrainAsync(RunFolder run, JobConfig job, IRecipe recipe, long stopAt, bool resume, Output output, CancellationToken ct)
+    async Task<int> TrainAsync(ICommunicator comm, RunFolder run, JobConfig job, IRecipe recipe, long stopAt, bool resume, bool forceWorldSize, Output output, CancellationToken ct)
     {
-        try { return await TrainCoreAsync(run, job, recipe, stopAt, resume, output, ct); }
-        catch (Exception e) when (e is CommandException or UsageException)
+        try { return await TrainCoreAsync(comm, run, job, recipe, stopAt, resume, forceWorldSize, output, ct); }
+        catch (Exception e) when (e is CommandException or UsageException && comm.Rank == 0)
         {
             var status = run.ReadStatus();
             if (status?.State != "failed")
@@ -67,9 +125,16 @@ public sealed class TrainCommand(Workspace workspace)
         }
     }
 
-    async Task<int> TrainCoreAsync(RunFolder run, JobConfig job, IRecipe recipe, long stopAt, bool resume, Output output, CancellationToken ct)
+    async Task<int> TrainCoreAsync(ICommunicator comm, RunFolder run, JobConfig job, IRecipe recipe, long stopAt, bool resume, bool forceWorldSize, Output output, CancellationToken ct)
     {
+        bool writer = comm.Rank == 0; // rank 0 writes checkpoints, metrics, pictures, status and log
         var device = workspace.Device(job.Device);
+        if (comm.Size > 1)
+        {
+            // Ranks on one machine share its cores (one thread each on a 2-core machine with -np 2), and its GPUs.
+            if (workspace.Options.Threads == 0) set_num_threads(Math.Max(1, Environment.ProcessorCount / Math.Max(1, comm.LocalSize)));
+            if (device.type == TorchSharp.DeviceType.CUDA && comm.LocalSize > 1) device = new Device(TorchSharp.DeviceType.CUDA, comm.LocalRank % Math.Max(1, (int)cuda.device_count()));
+        }
         ScalarType precision;
         try { precision = Precision.Parse(job.Precision); } catch (ArgumentException e) { throw new UsageException(e.Message); }
         var spec = job.DataSpec("train");
@@ -83,17 +148,29 @@ public sealed class TrainCommand(Workspace workspace)
         // A streamed source may skip rows later (a corrupt row group found when first read): they count here as they happen.
         long Skipped() => data.Issues.SkippedSamples;
         int logged = 0;
-        void LogSkips() { foreach (var (file, reason) in data.Issues.Items.Skip(logged)) { run.AppendLog($"skipped {file}: {reason}"); logged++; } }
+        void Log(string line) { if (writer) run.AppendLog(line); }
+        void LogSkips() { foreach (var (file, reason) in data.Issues.Items.Skip(logged)) { Log($"skipped {file}: {reason}"); logged++; } }
         LogSkips();
-        run.AppendLog($"data {spec}: {data.Source.Count} samples ({data.Source.GetType().Name})");
+        Log($"data {spec}: {data.Source.Count} samples ({data.Source.GetType().Name})");
 
         Trainer made;
-        try { made = new Trainer(new TrainerSetup(recipe.Name, parts, job.Train, job.Seed, device, precision), data.Source); }
+        try
+        {
+            made = new Trainer(new TrainerSetup(recipe.Name, parts, job.Train, job.Seed, device, precision) { Communicator = comm, AllowWorldSizeChange = forceWorldSize }, data.Source);
+        }
         catch (ArgumentException e) { throw new UsageException(e.Message); } // option values the trainer refuses (train.workers)
         using var trainer = made;
-        if (resume) LoadNewest(run, trainer);
-        run.AppendLog($"workers={trainer.Workers} threads={get_num_threads()}");
-        var metrics = await MetricsLog.OpenAsync(run.Metrics, trainer.Step);
+        if (resume)
+        {
+            try { LoadNewest(run, trainer); }
+            catch (WorldSizeMismatchException e) { throw new CommandException(e.Message); }
+            if (forceWorldSize) Log("resumed under another world size (--force-world-size): the run no longer retraces the original");
+        }
+        // Every rank loaded the same file from the shared run folder: check that the replicas agree before training.
+        if (comm.Size > 1 && !trainer.ReplicasIdentical())
+            throw new CommandException($"the {comm.Size} ranks do not hold the same model after {(resume ? "loading the checkpoint (does every node see the same run folder?)" : "the broadcast")}");
+        Log($"workers={trainer.Workers} threads={get_num_threads()} world_size={comm.Size} dist={comm.Kind}");
+        var metrics = writer ? await MetricsLog.OpenAsync(run.Metrics, trainer.Step) : null;
         long startStep = trainer.Step;
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -101,22 +178,27 @@ public sealed class TrainCommand(Workspace workspace)
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        double lastLoss = double.NaN, samplesPerSecondSum = 0;
+        double lastLoss = double.NaN, samplesPerSecondSum = 0, allReduceSeconds = 0, stepSeconds = 0;
         long timedSteps = 0;
+        bool replicasIdentical = true;
         double AverageSamplesPerSecond() => timedSteps > 0 ? samplesPerSecondSum / timedSteps : 0;
         RunStatus Status(string state, string? reason = null) => new()
         {
             State = state, Recipe = recipe.Name, Data = job.Data, Steps = trainer.Step, TargetSteps = stopAt,
             FinalLoss = double.IsFinite(lastLoss) ? lastLoss : null, SamplesPerS = Math.Round(AverageSamplesPerSecond(), 2), Reason = reason,
         };
-        run.WriteStatus(Status("running"));
+        if (writer) run.WriteStatus(Status("running"));
         void Save(Trainer t)
         {
+            // A collective on every rank: the replicas must still be bitwise identical when their state is written.
+            if (comm.Size > 1 && !(replicasIdentical &= t.ReplicasIdentical()))
+                throw new CommandException($"the {comm.Size} ranks' parameters drifted apart by step {t.Step}: the gradient all-reduce is not doing its job");
+            if (!writer) return;
             LogSkips();
             t.Save(run.StepCheckpoint(t.Step), Skipped());
             File.Copy(run.StepCheckpoint(t.Step), run.LastCheckpoint + ".tmp", true);
             File.Move(run.LastCheckpoint + ".tmp", run.LastCheckpoint, true);
-            metrics.SaveAsync().GetAwaiter().GetResult();
+            metrics!.SaveAsync().GetAwaiter().GetResult();
             run.WriteStatus(Status("running"));
             foreach (var old in Directory.GetFiles(run.Checkpoints, "step-*.ckpt")
                          .Select(f => (f, s: long.TryParse(Path.GetFileNameWithoutExtension(f)[5..], out var n) ? n : -1))
@@ -124,15 +206,19 @@ public sealed class TrainCommand(Workspace workspace)
         }
 
         string? failure = null;
-        try
+        void OnStep(StepReport report, IProgressTask? progress)
         {
-            Progress.Run($"pretrain {recipe.Name}", stopAt, "steps", progress => trainer.Run(stopAt, cts.Token, report =>
+            lastLoss = report.Loss;
+            if (report.Step > startStep + 1)
             {
-                lastLoss = report.Loss;
-                if (report.Step > startStep + 1) { samplesPerSecondSum += report.SamplesPerSecond; timedSteps++; }
+                samplesPerSecondSum += report.SamplesPerSecond; timedSteps++;
+                allReduceSeconds += report.Timings?.AllReduce ?? 0; stepSeconds += report.Seconds;
+            }
+            if (!writer) return;
+            {
                 if (report.Step % Math.Max(1, job.Train.LogEvery) == 0 || report.Step == stopAt || report.Skipped)
                 {
-                    metrics.Add(new MetricRow
+                    metrics!.Add(new MetricRow
                     {
                         Step = report.Step, Loss = report.Loss, Lr = report.Lr, SamplesPerS = report.SamplesPerSecond, GradNorm = report.GradNorm,
                         NonFiniteSteps = trainer.NonFiniteSteps, SkippedSamples = Skipped(), ElapsedS = clock.Elapsed.TotalSeconds,
@@ -143,19 +229,31 @@ public sealed class TrainCommand(Workspace workspace)
                         samples_per_s = Math.Round(report.SamplesPerSecond, 2), elapsed = Math.Round(clock.Elapsed.TotalSeconds, 3),
                     });
                 }
-                progress.Report(report.Step, $"loss {report.Loss:F4} · {report.SamplesPerSecond:F0} samples/s");
-            }, Save));
+                progress?.Report(report.Step, $"loss {report.Loss:F4} · {report.SamplesPerSecond:F0} samples/s");
+            }
         }
-        catch (NonFiniteLossException e) { failure = e.Message; }
-        catch (InvalidDataFileException e) { failure = $"bad input {e.File}: {e.Reason}"; }
+        try
+        {
+            if (writer) Progress.Run($"pretrain {recipe.Name}", stopAt, "steps", progress => trainer.Run(stopAt, cts.Token, r => OnStep(r, progress), Save));
+            else trainer.Run(stopAt, cts.Token, r => OnStep(r, null), Save);
+        }
+        catch (NonFiniteLossException e) { failure = e.Message; } // decided after the reduce: every rank throws at the same step
+        catch (InvalidDataFileException e) when (comm.Size == 1) { failure = $"bad input {e.File}: {e.Reason}"; } // on one rank alone: the job aborts
 
         Save(trainer);
         long skipped = Skipped();
-        LossPlot.Save(run.LossPlot, metrics.Rows.Select(r => new LossPoint(r.Step, r.Loss, r.Lr)).ToList(),
+        double samplesPerSecond = AverageSamplesPerSecond();
+        bool interrupted = cts.IsCancellationRequested && trainer.Step < stopAt || comm.Size > 1 && trainer.Step < stopAt && failure is null;
+        if (!writer)
+        {
+            if (failure is not null) throw new CommandException(failure);
+            return interrupted ? Interrupted : 0;
+        }
+        LossPlot.Save(run.LossPlot, metrics!.Rows.Select(r => new LossPoint(r.Step, r.Loss, r.Lr)).ToList(),
             new LossPlotOptions { Title = $"{recipe.Name} on {job.Data}: loss and learning rate" });
         RenderReconstructions(trainer.Model, trainer.Step, data.Samples, job.Seed, device, precision, run.Reconstructions);
-        double samplesPerSecond = AverageSamplesPerSecond();
-        run.AppendLog($"stopped at step {trainer.Step}, loss {lastLoss:R}, {samplesPerSecond:F1} samples/s, {trainer.NonFiniteSteps} non-finite steps, {skipped} skipped samples, data wait {trainer.DataWaitSeconds:F2}s");
+        run.AppendLog($"stopped at step {trainer.Step}, loss {lastLoss:R}, {samplesPerSecond:F1} samples/s, {trainer.NonFiniteSteps} non-finite steps, {skipped} skipped samples, data wait {trainer.DataWaitSeconds:F2}s"
+            + (comm.Size > 1 ? $", {comm.Size} ranks, all-reduce {Share(allReduceSeconds, stepSeconds):P1} of the step" : ""));
 
         if (failure is not null)
         {
@@ -163,18 +261,21 @@ public sealed class TrainCommand(Workspace workspace)
             run.WriteStatus(Status("failed", failure));
             throw new CommandException(failure);
         }
-        bool interrupted = cts.IsCancellationRequested && trainer.Step < stopAt;
         run.WriteStatus(Status(interrupted ? "interrupted" : "finished"));
-        if (interrupted) Console.Error.WriteLine($"interrupted at step {trainer.Step}; checkpoint written. Continue with: maskwork resume --run {run.Path}");
+        if (interrupted) Console.Error.WriteLine($"interrupted at step {trainer.Step}; checkpoint written. Continue with: {(comm.Size > 1 ? $"mpirun -np {comm.Size} " : "")}maskwork resume --run {run.Path}");
 
         output.Result(new
         {
             run = run.Path, recipe = recipe.Name, steps = trainer.Step, final_loss = lastLoss, samples_per_s = Math.Round(samplesPerSecond, 2),
             skipped_samples = skipped, nonfinite_steps = trainer.NonFiniteSteps, precision = Precision.Name(precision), device = device.type.ToString().ToLowerInvariant(), workers = trainer.Workers,
             data_wait_s = Math.Round(trainer.DataWaitSeconds, 3), interrupted,
-        }, () => $"run {run.Path}: {trainer.Step} steps, final loss {lastLoss:F4}, {samplesPerSecond:F1} samples/s; pictures: {run.LossPlot}, {run.Reconstructions}");
+            world_size = comm.Size, dist = comm.Kind, global_batch = job.Train.Batch * comm.Size, replicas_identical = replicasIdentical,
+            allreduce_share = Math.Round(Share(allReduceSeconds, stepSeconds), 4),
+        }, () => $"run {run.Path}: {trainer.Step} steps, final loss {lastLoss:F4}, {samplesPerSecond:F1} samples/s{(comm.Size > 1 ? $" on {comm.Size} ranks" : "")}; pictures: {run.LossPlot}, {run.Reconstructions}");
         return interrupted ? Interrupted : 0;
     }
+
+    static double Share(double part, double whole) => whole > 0 ? part / whole : 0;
 
     static void LoadNewest(RunFolder run, Trainer trainer)
     {

@@ -19,11 +19,28 @@ public sealed class Workspace(IOptions<MaskworkOptions> options, PluginCatalog c
     /// <summary>Loads libtorch, sets threads and resolves the device, or fails with the diagnosis.</summary>
     public Device Device(string choice)
     {
+        UseConfiguredLibtorch();
         if (!TorchRuntime.TryLoad(out var detail)) throw new CommandException(detail + " Run `maskwork doctor` for details.");
         int threads = Options.Threads > 0 ? Options.Threads : Environment.ProcessorCount;
         if (get_num_threads() != threads) set_num_threads(threads);
-        try { return TorchRuntime.Select(choice); }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException) { throw new CommandException(e.Message); }
+        Device device;
+        try { device = TorchRuntime.Select(choice); }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            throw new CommandException(e.Message + (choice == "cuda" && Options.Libtorch is null
+                ? " Or name a CUDA libtorch already on this machine (a PyTorch install's torch/lib) with the Libtorch setting (MASKWORK__LIBTORCH=/path/to/torch/lib); `maskwork doctor` checks it." : ""));
+        }
+        if (choice == "auto" && device.type == DeviceType.CPU)
+            Console.Error.WriteLine($"--device auto: no usable CUDA device ({(Options.Libtorch is null ? "the packaged libtorch is CPU-only; set Libtorch to a CUDA libtorch" : $"libtorch from {Options.Libtorch}")}); training on the CPU");
+        return device;
+    }
+
+    /// <summary>Loads the libtorch the Libtorch setting names (before TorchSharp's first use), once.</summary>
+    public void UseConfiguredLibtorch()
+    {
+        if (Options.Libtorch is not { Length: > 0 } folder) return;
+        try { UserLibtorch.Use(folder, Options.LibtorchShim is { Length: > 0 } shim ? shim : null); }
+        catch (LibtorchException e) { throw new CommandException(e.Message); }
     }
 
     /// <summary>Reader options from <c>--set data.&lt;name&gt;=&lt;value&gt;</c> (the only kind of --set an evaluation or data verb takes).</summary>
