@@ -94,6 +94,10 @@ public class ProcessTests : IDisposable
         catch (CheckpointException) { return -1; } // a reader can race the rename; the next poll sees the new file
     }
 
+    /// <summary>Whether this process ignores SIGINT (bit 1 of SigIgn in /proc/self/status).</summary>
+    static bool SigintIgnored() =>
+        (Convert.ToUInt64(File.ReadLines("/proc/self/status").First(l => l.StartsWith("SigIgn:"))["SigIgn:".Length..].Trim(), 16) & 0x2) != 0;
+
     static void WaitFor(Func<bool> condition, Process p, string what)
     {
         var clock = Stopwatch.StartNew();
@@ -125,7 +129,9 @@ public class ProcessTests : IDisposable
         var stdout = resumed.StandardOutput.ReadToEndAsync();
         var stderr = resumed.StandardError.ReadToEndAsync();
         WaitFor(() => StepOf(last) >= killedAt + 6, resumed, "the resumed run to checkpoint");
-        Process.Start("kill", ["-INT", resumed.Id.ToString()])!.WaitForExit();
+        // A test run started in the background (nohup, `&` without job control) inherits SIGINT as ignored, and so does
+        // the child (POSIX keeps an inherited SIG_IGN; so does .NET): then send SIGTERM, which the CLI handles the same way.
+        Process.Start("kill", [SigintIgnored() ? "-TERM" : "-INT", resumed.Id.ToString()])!.WaitForExit();
         await resumed.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
         string err = await stderr, outText = await stdout;
         Assert.True(resumed.ExitCode == 130, $"exit {resumed.ExitCode}: {err}");
