@@ -43,24 +43,10 @@ public sealed class PointShapesCase : IBenchCase
         foreach (int seed in seeds)
         {
             var seedClock = Stopwatch.StartNew();
-            manual_seed(seed);
-            var random = recipe.Build(options, new BuildContext(CPU, new DataSpec("off", shapes)));
-            manual_seed(seed);
-            var parts = recipe.Build(options, new BuildContext(CPU, new DataSpec("off", shapes)));
-            using var trainer = new Trainer(new TrainerSetup(recipe.Name, parts, train, seed, CPU, ScalarType.Float32), new SampleSet(trainSet));
-            double firstLoss = double.NaN, lastLoss = double.NaN;
-            trainer.Run(steps, CancellationToken.None, r =>
-            {
-                if (r.Step == 1) firstLoss = r.Loss;
-                lastLoss = r.Loss;
-                if (r.Step % 25 == 0) Console.Error.WriteLine($"  seed {seed} step {r.Step} loss {r.Loss:F4} ({seedClock.Elapsed.TotalSeconds:F0}s)");
-            });
+            var (parts, random, firstLoss, lastLoss) = ShapesData.Pretrain(recipe, options, new DataSpec("off", shapes), train, steps, seed, trainSet, seedClock);
             double trainSeconds = seedClock.Elapsed.TotalSeconds;
-            trainer.Model.eval();
-            ((nn.Module)random.Encoder).eval();
-            var probe = new LinearProbeOptions(Epochs: 100, Batch: 64, Lr: 1e-2);
-            double accuracy = Probe.Linear(Probe.Features(parts, trainSet, CPU, ScalarType.Float32), trainY, Probe.Features(parts, testSet, CPU, ScalarType.Float32), testY, seed, probe);
-            double randomAccuracy = Probe.Linear(Probe.Features(random, trainSet, CPU, ScalarType.Float32), trainY, Probe.Features(random, testSet, CPU, ScalarType.Float32), testY, seed, probe);
+            double accuracy = ShapesData.ProbeAccuracy(parts, trainSet, trainY, testSet, testY, seed);
+            double randomAccuracy = ShapesData.ProbeAccuracy(random, trainSet, trainY, testSet, testY, seed);
             Console.Error.WriteLine($"  seed {seed}: probe {accuracy:F4} random init {randomAccuracy:F4}; loss {firstLoss:F4} → {lastLoss:F4}; {seedClock.Elapsed.TotalSeconds:F0}s");
             results.Add(new()
             {

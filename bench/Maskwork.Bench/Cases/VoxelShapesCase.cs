@@ -53,25 +53,11 @@ public sealed class VoxelShapesCase : IBenchCase
         foreach (int seed in seeds)
         {
             var seedClock = Stopwatch.StartNew();
-            manual_seed(seed);
-            var random = recipe.Build(options, new BuildContext(CPU, new DataSpec("mesh-voxels", shapes)));
-            manual_seed(seed);
-            var parts = recipe.Build(options, new BuildContext(CPU, new DataSpec("mesh-voxels", shapes)));
-            using var trainer = new Trainer(new TrainerSetup(recipe.Name, parts, train, seed, CPU, ScalarType.Float32), new SampleSet(trainSet));
-            double firstLoss = double.NaN, lastLoss = double.NaN;
-            trainer.Run(steps, CancellationToken.None, r =>
-            {
-                if (r.Step == 1) firstLoss = r.Loss;
-                lastLoss = r.Loss;
-                if (r.Step % 25 == 0) Console.Error.WriteLine($"  seed {seed} step {r.Step} loss {r.Loss:F4} ({seedClock.Elapsed.TotalSeconds:F0}s)");
-            });
+            var (parts, random, firstLoss, lastLoss) = ShapesData.Pretrain(recipe, options, new DataSpec("mesh-voxels", shapes), train, steps, seed, trainSet, seedClock);
             double trainSeconds = seedClock.Elapsed.TotalSeconds;
-            trainer.Model.eval();
-            ((nn.Module)random.Encoder).eval();
-            var probe = new LinearProbeOptions(Epochs: 100, Batch: 64, Lr: 1e-2);
-            double accuracy = Probe.Linear(Probe.Features(parts, trainSet, CPU, ScalarType.Float32), trainY, Probe.Features(parts, testSet, CPU, ScalarType.Float32), testY, seed, probe);
-            double randomAccuracy = Probe.Linear(Probe.Features(random, trainSet, CPU, ScalarType.Float32), trainY, Probe.Features(random, testSet, CPU, ScalarType.Float32), testY, seed, probe);
-            double rawAccuracy = Probe.Linear(rawTrain, trainY, rawTest, testY, seed, probe);
+            double accuracy = ShapesData.ProbeAccuracy(parts, trainSet, trainY, testSet, testY, seed);
+            double randomAccuracy = ShapesData.ProbeAccuracy(random, trainSet, trainY, testSet, testY, seed);
+            double rawAccuracy = Probe.Linear(rawTrain, trainY, rawTest, testY, seed, ShapesData.ProbeOptions);
             var (iou, priorIou) = MaskedIou(parts, testSet, prior, seed);
             if (seed == seeds[0] && args.Value("pictures") is { } pictures) Picture(parts, testSet, seed, pictures);
             Console.Error.WriteLine($"  seed {seed}: probe {accuracy:F4} random init {randomAccuracy:F4} raw {rawAccuracy:F4}; masked IoU {iou:F4} prior {priorIou:F4}; loss {firstLoss:F4} → {lastLoss:F4}; {seedClock.Elapsed.TotalSeconds:F0}s");
@@ -152,6 +138,37 @@ public sealed class VoxelShapesCase : IBenchCase
 /// <summary>The KiCad shapes set for the 3-D bench cases: where it is, its splits read through a plugin reader, mean ± sd.</summary>
 static class ShapesData
 {
+    /// <summary>The linear probe both shapes cases use (frozen features, test split).</summary>
+    public static readonly LinearProbeOptions ProbeOptions = new(Epochs: 100, Batch: 64, Lr: 1e-2);
+
+    /// <summary>
+    /// Pretrains <paramref name="recipe"/> on <paramref name="trainSet"/> for one seed, beside an identically seeded
+    /// untrained model (the random-init baseline); both come back in eval mode with the first and last loss.
+    /// </summary>
+    public static (ModelParts Parts, ModelParts Random, double FirstLoss, double LastLoss) Pretrain(
+        IRecipe recipe, object options, DataSpec spec, TrainOptions train, int steps, int seed, List<Sample> trainSet, Stopwatch clock)
+    {
+        manual_seed(seed);
+        var random = recipe.Build(options, new BuildContext(CPU, spec));
+        manual_seed(seed);
+        var parts = recipe.Build(options, new BuildContext(CPU, spec));
+        using var trainer = new Trainer(new TrainerSetup(recipe.Name, parts, train, seed, CPU, ScalarType.Float32), new SampleSet(trainSet));
+        double firstLoss = double.NaN, lastLoss = double.NaN;
+        trainer.Run(steps, CancellationToken.None, r =>
+        {
+            if (r.Step == 1) firstLoss = r.Loss;
+            lastLoss = r.Loss;
+            if (r.Step % 25 == 0) Console.Error.WriteLine($"  seed {seed} step {r.Step} loss {r.Loss:F4} ({clock.Elapsed.TotalSeconds:F0}s)");
+        });
+        trainer.Model.eval();
+        ((nn.Module)random.Encoder).eval();
+        return (parts, random, firstLoss, lastLoss);
+    }
+
+    /// <summary>Linear-probe test accuracy of <paramref name="parts"/>' frozen features.</summary>
+    public static double ProbeAccuracy(ModelParts parts, List<Sample> train, long[] trainY, List<Sample> test, long[] testY, int seed) =>
+        Probe.Linear(Probe.Features(parts, train, CPU, ScalarType.Float32), trainY, Probe.Features(parts, test, CPU, ScalarType.Float32), testY, seed, ProbeOptions);
+
     public static string Locate(BenchArgs args) => args.Value("shapes") ?? new[] { "../shared/datasets/shapes", "../../shared/datasets/shapes", "/work/shared/datasets/shapes" }
         .Select(Path.GetFullPath).FirstOrDefault(Directory.Exists, Path.GetFullPath("../shared/datasets/shapes"));
 
