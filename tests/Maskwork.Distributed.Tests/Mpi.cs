@@ -78,7 +78,8 @@ public static class Mpi
     }
 
     /// <summary>The pid of the `maskwork` process of rank <paramref name="rank"/> whose command line holds <paramref name="marker"/>, or null.</summary>
-    public static string Describe() => string.Join("; ", Directory.EnumerateDirectories("/proc").Select(d =>
+    /// <summary>Every live process with "maskwork" in its command line and its MPI rank, for a failure message.</summary>
+    public static string Describe() => string.Join("; ", Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Select(d =>
     {
         try
         {
