@@ -16,7 +16,7 @@ namespace Maskwork.Bench.Cases;
 /// <summary>
 /// <c>vl-eval</c>: <c>vl/m3ae</c> on the Tux Paint stamps (Debian tuxpaint-stamps-default, 32×32, split by concept),
 /// per seed: (1) retrieval on the held-out pairs — for each test image, every test caption is scored by the model's
-/// caption-reconstruction loss given the image (all patches visible; each real token hidden once, in three interleaved
+/// caption-reconstruction loss given the image (all patches visible; each real token hidden once, in two interleaved
 /// masks) minus the same loss with the image fully masked (the caption's own difficulty), recall@1/5/10 of the image's
 /// caption; the control ranks by the loss with the image fully masked (the same ranking for every image), and chance is
 /// K/N; (2) an image-only linear probe on the category (frozen mean-pooled encoder features of the image alone) for
@@ -121,7 +121,8 @@ public sealed class VlEvalCase : IBenchCase
         {
             if (r.Step == 1) first = r.Loss;
             tail.Enqueue(r.Loss); if (tail.Count > 20) tail.Dequeue();
-            if (r.Step % 100 == 0) Console.Error.WriteLine($"  {name} seed {seed} step {r.Step} loss {r.Loss:F4} ({clock.Elapsed.TotalSeconds:F0}s)");
+            if (r.Step % 100 == 0 || r.Step <= 3)
+                Console.Error.WriteLine($"  {name} seed {seed} step {r.Step} loss {r.Loss:F4} step {r.Seconds:F3}s (data {r.Timings?.Data:F3} fwd {r.Timings?.Forward:F3} bwd {r.Timings?.Backward:F3} opt {r.Timings?.Optimizer:F3}) ({clock.Elapsed.TotalSeconds:F0}s)");
         });
         trainer.Model.eval();
         return (first, tail.Average());
@@ -131,7 +132,11 @@ public sealed class VlEvalCase : IBenchCase
         Probe.Linear(Probe.Features(parts, train, CPU, ScalarType.Float32), trainY, Probe.Features(parts, test, CPU, ScalarType.Float32), testY, seed,
             new LinearProbeOptions(Epochs: 100, Batch: 64, Lr: 1e-2));
 
-    /// <summary>Per-sample caption loss [B] of <paramref name="batch"/> (image i with caption j), every real token hidden once over three interleaved masks.</summary>
+    /// <summary>Interleaved caption masks each pair is scored under (token j hidden in mask j mod Masks).</summary>
+    const int Masks = 2;
+
+    /// <summary>Per-sample caption loss [B] of <paramref name="batch"/> (image i with caption j), every real token hidden once over <see cref="Masks"/> interleaved masks.</summary>
+
     static float[] CaptionLoss(ModelParts parts, List<Sample> batch, bool imageMasked)
     {
         using var scope = NewDisposeScope();
@@ -143,14 +148,14 @@ public sealed class VlEvalCase : IBenchCase
         var total = new float[b];
         var real = text.Padding!.logical_not();
         var counts = real.sum(1).data<long>().ToArray();
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < Masks; k++)
         {
-            var hide = (arange(nt, dtype: ScalarType.Int64).remainder(3).eq(k)).unsqueeze(0).logical_and(real);
+            var hide = (arange(nt, dtype: ScalarType.Int64).remainder(Masks).eq(k)).unsqueeze(0).logical_and(real);
             var hidden = hide.sum(1).data<long>().ToArray();
             var plan = imagePlan with { Parts = new Dictionary<string, MaskPlan> { ["image"] = imagePlan, ["text"] = MaskPlan.FromDense(hide) } };
             using (no_grad()) objective.Compute(tokens, plan, parts.Encoder.Encode(tokens, plan));
             var loss = objective.LastTextLoss!.data<float>().ToArray();
-            for (int i = 0; i < b; i++) total[i] += loss[i] * hidden[i] / Math.Max(1, counts[i]); // token-weighted mean over the three masks
+            for (int i = 0; i < b; i++) total[i] += loss[i] * hidden[i] / Math.Max(1, counts[i]); // token-weighted mean over the masks
         }
         return total;
     }
