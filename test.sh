@@ -7,6 +7,8 @@ mw_require_dotnet || exit 1
 mw_apt_install dataset-fashion-mnist fonts-dejavu-core ffmpeg mricron-data openmpi-bin libopenmpi-dev || exit 1
 # The worker tests: the dashboard in headless chromium, the stand-in systemd parent in python3.
 mw_apt_install chromium python3 || exit 1
+# The vision-language tests read the Tux Paint stamps (about 800 captioned PNGs).
+mw_apt_install tuxpaint-stamps-default || exit 1
 
 echo "== building Platform.sln (Release)" >&2
 if ! dotnet build Platform.sln -c Release -v quiet -nologo -clp:ErrorsOnly; then

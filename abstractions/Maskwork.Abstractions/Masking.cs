@@ -22,6 +22,13 @@ public sealed record MaskPlan(Tensor Visible, Tensor Masked)
     /// </summary>
     public Tensor? Dense { get; init; }
 
+    /// <summary>
+    /// For a composite batch (<see cref="TokenBatch.Parts"/>): one plan per part. A part's plan is an index-set plan when
+    /// every sample shows the same count of it, else a <see cref="Dense"/> one (masked = true; padding is neither visible
+    /// nor masked). The composite plan's own index sets are its primary part's. Null for single-modality plans.
+    /// </summary>
+    public IReadOnlyDictionary<string, MaskPlan>? Parts { get; init; }
+
     /// <summary>Visible tokens per sample (for a <see cref="Dense"/> plan, the mean over the batch, rounded).</summary>
     public long VisibleCount => Dense is null ? Visible.shape[1] : (long)Math.Round(Dense.logical_not().sum().item<long>() / (double)Dense.shape[0]);
 

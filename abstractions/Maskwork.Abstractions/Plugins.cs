@@ -24,4 +24,11 @@ public interface IComponentRegistry
 
     /// <summary>Adds a recipe, addressed by <see cref="IRecipe.Name"/>.</summary>
     void AddRecipe(IRecipe recipe);
+
+    /// <summary>
+    /// Adds a tokenizer by <see cref="ITokenizerFactory.Name"/> (<c>&lt;plugin-id&gt;/&lt;name&gt;</c>) that recipes of any
+    /// plugin may compose (<see cref="BuildContext.Tokenizer"/>). Hosts older than 1.2 have no tokenizer registry.
+    /// </summary>
+    void AddTokenizer(ITokenizerFactory tokenizer) =>
+        throw new NotSupportedException($"this host has no tokenizer registry (needs Maskwork 1.2 or later) for '{tokenizer.Name}'");
 }

@@ -142,7 +142,33 @@ public interface IMaskRenderer
 /// <summary>Everything a recipe needs when it builds its parts.</summary>
 /// <param name="Device">Where tensors live.</param>
 /// <param name="Data">The data the job reads (a tokenizer may size itself from it).</param>
-public sealed record BuildContext(Device Device, DataSpec Data);
+public sealed record BuildContext(Device Device, DataSpec Data)
+{
+    /// <summary>The tokenizers every loaded plugin registered (null when the caller has no registry: then only a recipe's own tokenizers exist).</summary>
+    public ITokenizerCatalog? Tokenizers { get; init; }
+
+    /// <summary>The run folder the model belongs to, when there is one: a recipe keeps data-derived state there (a vocabulary) so resume and probe reuse it.</summary>
+    public string? RunFolder { get; init; }
+
+    /// <summary>
+    /// Builds the tokenizer registered as <paramref name="name"/> (<c>image/patches</c>) by any loaded plugin; throws
+    /// <see cref="MissingComponentException"/> naming the plugin when none registered it.
+    /// </summary>
+    public ITokenizer Tokenizer(string name, IReadOnlyDictionary<string, string>? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var factory = Tokenizers?.Tokenizer(name);
+        if (factory is null)
+        {
+            int slash = name.IndexOf('/');
+            string plugin = slash > 0 ? name[..slash] : name;
+            string detail = Tokenizers is null ? " (no tokenizer registry was given to this build)"
+                : Tokenizers.TokenizerNames.Count == 0 ? "" : $"; registered tokenizers: {string.Join(", ", Tokenizers.TokenizerNames)}";
+            throw new MissingComponentException("tokenizer", name, plugin, detail);
+        }
+        return factory.Create(new TokenizerRequest(options ?? new Dictionary<string, string>(), this));
+    }
+}
 
 /// <summary>
 /// A named composition with defaults (<c>image/mae</c>): data, training options and model options.

@@ -102,6 +102,13 @@ public sealed record TokenBatch(Tensor Tokens, TokenLayout Layout)
     /// </summary>
     public Tensor? SampleKeys { get; init; }
 
+    /// <summary>
+    /// For a batch of <see cref="MultiPartSample"/>s: one batch per named part, each on its own layout with its own
+    /// padding. The composite batch's own <see cref="Tokens"/> and <see cref="Layout"/> are its primary part's, so
+    /// code that knows nothing of parts sees the primary modality. Null for single-modality batches.
+    /// </summary>
+    public IReadOnlyDictionary<string, TokenBatch>? Parts { get; init; }
+
     /// <summary>Modality-specific tensors (edge lists, group centres…).</summary>
     public IReadOnlyDictionary<string, Tensor> Extras { get; init; } = new Dictionary<string, Tensor>();
 

@@ -1,6 +1,7 @@
 using Maskwork.Abstractions;
 using Maskwork.Plugins.Image.Readers;
 using Maskwork.Plugins.Image.Recipes;
+using Maskwork.Plugins.Image.Tokenizers;
 
 namespace Maskwork.Plugins.Image;
 
@@ -15,6 +16,7 @@ public sealed class ImagePlugin : IModalityPlugin
         registry.AddReader(new IdxReader("fashion-mnist", "fashion-mnist"));
         registry.AddReader(new IdxReader("mnist", "mnist"));
         registry.AddReader(new ImageFolderReader());
+        registry.AddTokenizer(new PatchTokenizerFactory());
         registry.AddRecipe(new ImageMaeRecipe("image/mae", "MAE (He et al. 2022) with random masking, sized for a 2-core CPU", block: false));
         registry.AddRecipe(new ImageMaeRecipe("image/mae-block", "MAE with BEiT-style block-wise masking", block: true));
         registry.AddRecipe(new ImageMaeRecipe("image/colormae", "ColorMAE (Hinojosa et al. 2024): masks from green (band-pass) filtered noise",

@@ -2,9 +2,10 @@ using Maskwork.Abstractions;
 
 namespace Maskwork.Host.Plugins;
 
-/// <summary>All readers and recipes the host knows, with the plugin that brought each.</summary>
-public sealed class ComponentRegistry
+/// <summary>All readers, recipes and tokenizers the host knows, with the plugin that brought each.</summary>
+public sealed class ComponentRegistry : ITokenizerCatalog
 {
+    readonly Dictionary<string, (ITokenizerFactory Tokenizer, string Owner)> tokenizers = new(StringComparer.OrdinalIgnoreCase);
     readonly Dictionary<string, (IDatasetReader Reader, string Owner)> readers = new(StringComparer.OrdinalIgnoreCase);
     readonly Dictionary<string, (IRecipe Recipe, string Owner)> recipes = new(StringComparer.OrdinalIgnoreCase);
 
@@ -14,6 +15,13 @@ public sealed class ComponentRegistry
     public IDatasetReader? Reader(string name) => readers.TryGetValue(name, out var r) ? r.Reader : null;
     public IRecipe? Recipe(string name) => recipes.TryGetValue(name, out var r) ? r.Recipe : null;
 
+    /// <summary>Registered tokenizers (<c>image/patches</c>, <c>vl/text</c>) with their plugins.</summary>
+    public IEnumerable<(ITokenizerFactory Tokenizer, string Owner)> Tokenizers => tokenizers.Values.OrderBy(t => t.Tokenizer.Name, StringComparer.Ordinal);
+
+    public ITokenizerFactory? Tokenizer(string name) => tokenizers.TryGetValue(name, out var t) ? t.Tokenizer : null;
+
+    public IReadOnlyList<string> TokenizerNames => Tokenizers.Select(t => t.Tokenizer.Name).ToList();
+
     /// <summary>A registry view for one plugin: collects its components so they are added only if Register succeeds.</summary>
     public Staging For(string owner) => new(this, owner);
 
@@ -21,8 +29,16 @@ public sealed class ComponentRegistry
     {
         readonly List<IDatasetReader> readers = [];
         readonly List<IRecipe> recipes = [];
+        readonly List<ITokenizerFactory> tokenizers = [];
 
         public void AddReader(IDatasetReader reader) => readers.Add(reader);
+
+        public void AddTokenizer(ITokenizerFactory tokenizer)
+        {
+            if (!tokenizer.Name.StartsWith(owner + "/", StringComparison.Ordinal))
+                throw new InvalidOperationException($"tokenizer '{tokenizer.Name}' must be named '{owner}/<name>'");
+            tokenizers.Add(tokenizer);
+        }
 
         public void AddRecipe(IRecipe recipe)
         {
@@ -41,6 +57,7 @@ public sealed class ComponentRegistry
                     throw new InvalidOperationException($"reader '{r.Name}' is already provided by '{existing.Owner}'");
             foreach (var r in readers) target.readers[r.Name] = (r, owner);
             foreach (var r in recipes) target.recipes[r.Name] = (r, owner);
+            foreach (var t in tokenizers) target.tokenizers[t.Name] = (t, owner);
         }
     }
 }

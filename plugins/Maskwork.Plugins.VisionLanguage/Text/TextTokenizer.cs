@@ -1,0 +1,67 @@
+using Maskwork.Abstractions;
+using Maskwork.Plugins.VisionLanguage.Readers;
+using static TorchSharp.torch;
+
+namespace Maskwork.Plugins.VisionLanguage.Text;
+
+/// <summary>
+/// Captions (<see cref="TextSample"/>) → compact token ids [B,L,1] int64, truncated or padded to <see cref="Length"/>,
+/// with <see cref="TokenBatch.Padding"/> true on padding. <see cref="Detokenize"/> returns the ids [B,L].
+/// </summary>
+public sealed class TextTokenizer(Vocabulary vocabulary, int length) : ITokenizer
+{
+    public Vocabulary Vocabulary { get; } = vocabulary;
+    public int Length { get; } = length > 0 ? length : throw new ArgumentOutOfRangeException(nameof(length), length, "text length must be positive");
+    public SequenceLayout Layout { get; } = new(length);
+
+    /// <summary>Ids of one caption, truncated and padded.</summary>
+    public int[] Ids(string text)
+    {
+        var ids = Vocabulary.Encode(text);
+        var row = new int[Length];
+        Array.Copy(ids, row, Math.Min(ids.Length, Length));
+        return row;
+    }
+
+    public TokenBatch Tokenize(IReadOnlyList<Sample> batch, Device device)
+    {
+        var ids = new long[batch.Count * Length];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            var text = batch[i] as TextSample ?? throw new ArgumentException($"{batch[i].Source}: vl/text tokenizes captions (TextSample), got a {batch[i].GetType().Name}");
+            var row = Ids(text.Text);
+            for (int j = 0; j < Length; j++) ids[i * Length + j] = row[j];
+        }
+        var tokens = tensor(ids, [batch.Count, Length, 1], device: device);
+        var labels = batch.All(s => s.Label is not null) ? tensor(batch.Select(s => (long)s.Label!.Value).ToArray(), device: device) : null;
+        return new TokenBatch(tokens, Layout) { Padding = tokens.squeeze(-1).eq(Vocabulary.Pad), Labels = labels };
+    }
+
+    public Tensor Detokenize(Tensor tokens, TokenBatch like) => tokens.reshape(tokens.shape[0], tokens.shape[1]);
+}
+
+/// <summary>
+/// <c>vl/text</c>: the caption tokenizer. Its vocabulary comes from option <c>vocab</c> (a vocab.json folder), else the run
+/// folder's vocab.json, else it is built from the training captions of the job's data and saved to the run folder.
+/// Options: length (16), lowercase (true).
+/// </summary>
+public sealed class TextTokenizerFactory : ITokenizerFactory
+{
+    public string Name => "vl/text";
+    public string Description => "captions → GPT-2 BPE ids on a compact vocabulary (vocab.json in the run folder); options length (16), lowercase (true), vocab (folder)";
+
+    public ITokenizer Create(TokenizerRequest request) =>
+        new TextTokenizer(VocabularyFor(request.Context, request.Option("vocab", ""), request.Option("lowercase", "true") != "false"), request.Int("length", 16));
+
+    /// <summary>The run's vocabulary: loaded when saved, else built from the training captions (and saved when there is a run folder).</summary>
+    public static Vocabulary VocabularyFor(BuildContext context, string folder = "", bool lowercase = true)
+    {
+        foreach (var f in new[] { folder, context.RunFolder ?? "" })
+            if (f.Length > 0 && Vocabulary.Load(f) is { } saved) return saved;
+        var captions = CaptionIndex.Captions(context.Data);
+        if (captions.Count == 0) throw new ArgumentException($"vl/text: {context.Data} has no training captions to build a vocabulary from");
+        var vocabulary = Vocabulary.Build(captions, lowercase);
+        if (context.RunFolder is { Length: > 0 } run) vocabulary.Save(run);
+        return vocabulary;
+    }
+}
