@@ -61,7 +61,7 @@ public sealed record VoxelReadOptions
 
 /// <summary>
 /// Voxel grids from files: <c>binvox</c> (ShapeNet's run-length voxels), <c>npy</c> (NumPy <c>.npy</c>/<c>.npz</c>
-/// occupancy [D, H, W] or RGB-α / RGB-σ [4, D, H, W] / [D, H, W, 4]) and <c>mesh-voxels</c> (OFF meshes voxelised,
+/// occupancy [D, H, W] or RGB-α / RGB-σ [4, D, H, W] / [D, H, W, 4]) and <c>mesh-voxels</c> (OFF and PLY meshes voxelised,
 /// <see cref="MeshVoxelizer"/>). Every sample is [C, S, S, S] with grid axis 0 up: occupancy as uint8 0/1, RGB-α as
 /// float16, their natural types (what <c>maskwork ingest</c> stores). The path is a file or a folder searched
 /// recursively: a <c>train</c>/<c>val</c>/<c>test</c> folder sets the split, the first other folder level is the class
@@ -80,10 +80,10 @@ public sealed class VoxelReader(VoxelInput input) : IDatasetReader
     {
         VoxelInput.Binvox => "binvox voxel files (ShapeNet) → [1,S,S,S] occupancy; data.grid (resized by max pooling), data.up=y (the file's up axis)",
         VoxelInput.Npy => "NumPy .npy/.npz grids (v1–v3, C/Fortran, uint8/bool/float16/float32): [D,H,W] occupancy or 4-channel RGB-α/σ; data.layout=cdhw|dhwc, data.opacity=alpha|sigma, data.key",
-        _ => "OFF meshes voxelised by dense area-weighted surface sampling → occupancy or RGB-α (data.channels=rgba); data.grid, data.margin, data.fill, data.up, data.seed",
+        _ => "OFF and PLY meshes voxelised by dense area-weighted surface sampling → occupancy or RGB-α (data.channels=rgba); data.grid, data.margin, data.fill, data.up, data.seed",
     };
 
-    public string[] Extensions => input switch { VoxelInput.Binvox => [".binvox"], VoxelInput.Npy => [".npy", ".npz"], _ => [".off"] };
+    public string[] Extensions => input switch { VoxelInput.Binvox => [".binvox"], VoxelInput.Npy => [".npy", ".npz"], _ => [".off", ".ply"] };
 
     /// <summary>The path itself, or under <c>$MASKWORK_DATA</c> when it is relative and not here.</summary>
     public static string Resolve(string path)
@@ -199,7 +199,7 @@ public sealed class VoxelReader(VoxelInput input) : IDatasetReader
 
     Sample FromMesh(string file, byte[] bytes, VoxelReadOptions o, int? label, string? split)
     {
-        var mesh = OffFormat.ReadMesh(file, bytes);
+        var mesh = Path.GetExtension(file).Equals(".ply", StringComparison.OrdinalIgnoreCase) ? PlyFormat.ReadMesh(file, bytes) : OffFormat.ReadMesh(file, bytes);
         var voxels = MeshVoxelizer.Voxelize(mesh, o.Mesh, Mix(o.Seed, Path.GetFileName(file)));
         int S = voxels.Size;
         var occupancy = tensor(voxels.Occupancy).view(1, S, S, S);
