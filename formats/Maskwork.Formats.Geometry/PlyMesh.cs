@@ -118,7 +118,8 @@ public static partial class PlyFormat
             {
                 if (k >= tokens.Length) throw new GeometryFormatException(file, $"line {number} has too few values for its declared properties");
                 var t = tokens[k++];
-                return double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v
+                // A value declared float is that float (as the binary body would hold it), not the nearest double.
+                return double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? kind == Kind.Float32 ? (float)v : v
                     : throw new GeometryFormatException(file, $"line {number}: '{(t.Length > 24 ? t[..24] + "…" : t)}' is not a number");
             }
             int size = Size(kind);
