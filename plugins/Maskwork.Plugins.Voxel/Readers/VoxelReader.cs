@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Data;
+using Maskwork.Backend.Nn;
 using Maskwork.Formats.Geometry;
 using Maskwork.Plugins.Voxel.Formats;
 using static TorchSharp.torch;
@@ -189,8 +190,9 @@ public sealed class VoxelReader(VoxelInput input) : IDatasetReader
         {
             var cdhw = o.Layout == "dhwc" ? values.permute(3, 0, 1, 2) : values;
             if (cdhw.shape[0] != 4) throw new VoxelFormatException(file, $"shape ({string.Join(", ", shape)}) with data.layout={o.Layout} has {cdhw.shape[0]} channels, RGB-α needs 4 (try data.layout={(o.Layout == "cdhw" ? "dhwc" : "cdhw")})");
-            var alpha = o.Density == "sigma" ? VoxelGrids.AlphaFromSigma(cdhw[3]) : cdhw[3].clamp(0, 1);
-            var rgba = cat([cdhw.narrow(0, 0, 3).clamp(0, 1), alpha.unsqueeze(0)], 0);
+            using var k = new HeldScalars();
+            var alpha = o.Density == "sigma" ? VoxelGrids.AlphaFromSigma(cdhw[3]) : cdhw[3].clamp(k[0.0], k[1.0]);
+            var rgba = cat([cdhw.narrow(0, 0, 3).clamp(k[0.0], k[1.0]), alpha.unsqueeze(0)], 0);
             if (o.Channels == "occupancy") return VoxelGrids.Occupancy(VoxelGrids.Resize(rgba.narrow(0, 3, 1), o.Grid, occupancy: true), label, file, split);
             return VoxelGrids.Rgba(VoxelGrids.Resize(rgba, o.Grid, occupancy: false), label, file, split);
         }
@@ -205,7 +207,8 @@ public sealed class VoxelReader(VoxelInput input) : IDatasetReader
         var occupancy = tensor(voxels.Occupancy).view(1, S, S, S);
         if (o.Channels == "occupancy") return VoxelGrids.Occupancy(occupancy, label, file, split);
         // RGB-α: α = occupancy; an uncoloured mesh is mid grey.
-        var rgb = voxels.Rgb is { } c ? tensor(c).view(3, S, S, S) : ones(3, S, S, S) * 0.5f;
+        using var k = new HeldScalars();
+        var rgb = voxels.Rgb is { } c ? tensor(c).view(3, S, S, S) : ones(3, S, S, S).mul(k[0.5]);
         var alpha = occupancy.to_type(ScalarType.Float32);
         return VoxelGrids.Rgba(cat([rgb * alpha, alpha], 0), label, file, split);
     }
