@@ -73,7 +73,7 @@ public sealed class NerfShapesCase : IBenchCase
     static (float[] Frequency, double Threshold, float[] MeanColour) Baselines(List<Sample> train)
     {
         using var scope = NewDisposeScope();
-        var x = stack(train.Select(s => tensor(s.Values, s.Shape.Select(d => (long)d).ToArray()))).to_type(ScalarType.Float32);   // [N, 4, S, S, S]
+        var x = stack(train.Select(s => tensor(s.Values, s.Shape.Select(d => (long)d).ToArray())).ToList()).to_type(ScalarType.Float32);   // [N, 4, S, S, S]
         var alpha = x.select(1, 3).gt(0.5);
         var frequency = alpha.to_type(ScalarType.Float32).mean([0L]);
         double best = -1, threshold = 0.5;
