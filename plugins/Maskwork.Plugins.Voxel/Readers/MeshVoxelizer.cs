@@ -106,7 +106,13 @@ public static class MeshVoxelizer
         return new VoxelizedMesh(S, occupancy, rgb, scale, centre.data<double>().ToArray());
     }
 
-    /// <summary>Cells not reachable from the border through empty cells (6-connected) become occupied: the enclosed interior.</summary>
+    /// <summary>
+    /// Cells not reachable from the border through empty cells (6-connected) become occupied: the enclosed interior.
+    /// A flood fill of the outside rather than ray parity against the triangles: parity needs a watertight, consistently
+    /// closed mesh and these CAD meshes (separate shells that touch or intersect) are not; the flood fill only needs the
+    /// sampled shell to be 6-separating, which the default density gives (a 32³ icosphere fills every cell whose centre
+    /// is inside, the test). An open shell (a cup) stays hollow, as it should.
+    /// </summary>
     public static Tensor FillEnclosed(Tensor occupied)
     {
         using var k = new HeldScalars();
