@@ -52,8 +52,8 @@ public sealed class LibtorchPreloadTests : IDisposable
     public void A_copied_libtorch_is_the_one_loaded_and_trains()
     {
         string lib = StandIn("2.10.0+cpu");
-        // The host folder as the GPU archive carries it, without a libtorch of its own. (A host folder that still holds the
-        // packaged libtorch maps a second copy when TorchSharp probes for torch_cpu: not supported yet, see the README.)
+        // The host folder as the GPU archive carries it, without a libtorch of its own (one that still holds the packaged
+        // libtorch is refused: see the next test).
         foreach (var host in new[] { HostWithoutLibtorch() })
         {
             var doctor = Maskwork(host, lib, "doctor", "--json");
@@ -71,6 +71,21 @@ public sealed class LibtorchPreloadTests : IDisposable
             "--set", "model.encoder_dim=32", "--set", "model.encoder_depth=1", "--set", "model.encoder_heads=2",
             "--set", "model.decoder_dim=16", "--set", "model.decoder_depth=1", "--set", "model.decoder_heads=2").Ok();
         Assert.True(double.IsFinite(run.Json().GetProperty("final_loss").GetDouble()));
+    }
+
+    [Fact]
+    public void A_build_that_carries_the_packaged_libtorch_refuses_the_setting_instead_of_loading_two()
+    {
+        // TorchSharp's probe for torch_cpu would map the packaged copy beside the app as well, and libtorch aborts on the second registration.
+        string lib = StandIn("2.10.0+cpu");
+        var doctor = Maskwork(Mpi.HostFolder, lib, "doctor", "--json");
+        Assert.Equal(1, doctor.ExitCode);
+        Assert.False(doctor.Json().GetProperty("native_ok").GetBoolean());
+        Assert.Contains("needs a maskwork build without the packaged libtorch", doctor.Json().GetProperty("native_detail").GetString());
+        var run = Maskwork(Mpi.HostFolder, lib, "pretrain", "--steps", "1", "--out", Path.Combine(dir, "two-copies"));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("build/gpu-check.sh pack", run.Stderr);
+        Assert.DoesNotContain("multiple backend fallbacks", run.Stderr);
     }
 
     [Fact]

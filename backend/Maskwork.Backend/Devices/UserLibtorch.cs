@@ -61,6 +61,12 @@ public static class UserLibtorch
             if (missing.Count > 0)
                 throw new LibtorchException($"the Libtorch folder {folder} lacks {string.Join(", ", missing)}: name the folder holding libtorch's shared libraries (a PyTorch install's torch/lib, or libtorch/lib)");
 
+            // TorchSharp asks the runtime for "torch_cpu" by name, and the runtime's probing finds a packaged copy beside the
+            // app before anything already loaded: two libtorch copies then abort the process ("multiple backend fallbacks").
+            string packagedLibtorch = Path.Combine(AppContext.BaseDirectory, "libtorch_cpu.so");
+            if (File.Exists(packagedLibtorch) && Path.GetDirectoryName(packagedLibtorch) != folder)
+                throw new LibtorchException($"the Libtorch setting needs a maskwork build without the packaged libtorch, but {packagedLibtorch} is there. " +
+                    "Use the build that build/gpu-check.sh pack makes (or copy the app folder without lib{torch,c10,gomp}*.so), then set Libtorch again.");
             Version = ReadVersion(folder);
             string packaged = Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so");
             string own = Path.Combine(folder, "libLibTorchSharp.so");

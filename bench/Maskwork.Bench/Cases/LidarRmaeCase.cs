@@ -190,13 +190,14 @@ public sealed class LidarRmaeCase : IBenchCase
     static (double Accuracy, int Train, int Test) B9Probe(ModelParts parts, Sample whole, int seed)
     {
         using var scope = NewDisposeScope();
-        using var _ = no_grad();
         var tokenizer = (VoxelTokenizer)parts.Tokenizer;
         var grid = tokenizer.Grid;
         var tokens = tokenizer.Tokenize([whole], CPU);
         var labels = tokens.Extras[VoxelTokenizer.LabelsKey][0];
         var encoder = (OccupancyEncoder)parts.Encoder;
-        var features = encoder.VoxelFeatures(tokens, MaskPlan.FromDense(zeros(1, grid.Voxels, dtype: ScalarType.Bool)))[0];
+        Tensor features;
+        // Frozen features without gradients; the probe itself trains (with them) below.
+        using (no_grad()) features = encoder.VoxelFeatures(tokens, MaskPlan.FromDense(zeros(1, grid.Voxels, dtype: ScalarType.Bool)))[0].detach();
         var cellX = arange(grid.X, dtype: ScalarType.Float64).add(0.5).mul(grid.Voxel[0]).add(grid.Range[0]).unsqueeze(0).expand(grid.Y, grid.X).reshape(-1).repeat(grid.Z);
         var labelled = labels.ge(0);
         var westMask = labelled.logical_and(cellX.lt(0));
