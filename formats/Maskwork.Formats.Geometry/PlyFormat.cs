@@ -6,9 +6,10 @@ namespace Maskwork.Formats.Geometry;
 /// PLY (Stanford polygon format): <c>ascii 1.0</c>, <c>binary_little_endian 1.0</c> and
 /// <c>binary_big_endian 1.0</c>. Reads the <c>vertex</c> element: x, y, z (required), nx/ny/nz
 /// (normals, optional), red/green/blue (colour, optional, 0–255 integers or 0–1 floats). Elements
-/// before the vertices (scalar or list properties) are skipped; faces after them are ignored.
+/// before the vertices (scalar or list properties) are skipped; faces after them are ignored here
+/// (<see cref="ReadMesh"/> reads them).
 /// </summary>
-public static class PlyFormat
+public static partial class PlyFormat
 {
     enum Kind { Int8, UInt8, Int16, UInt16, Int32, UInt32, Float32, Float64 }
 
@@ -45,6 +46,39 @@ public static class PlyFormat
     /// </summary>
     public static PointCloudData Read(string file, byte[] bytes, IReadOnlyList<string> extraProperties)
     {
+        var (format, elements, offset, headerLines) = ParseHeader(file, bytes);
+        int vertexIndex = elements.FindIndex(e => e.Name == "vertex");
+        if (vertexIndex < 0) throw new GeometryFormatException(file, "PLY file has no 'vertex' element");
+        var vertex = elements[vertexIndex];
+        if (vertex.Count == 0) throw new GeometryFormatException(file, "PLY file has no vertices");
+
+        // Which property feeds which output column.
+        var names = vertex.Properties.Select(p => p.Name).ToList();
+        foreach (var axis in PointCloudData.Xyz)
+            if (!names.Contains(axis)) throw new GeometryFormatException(file, $"PLY vertex element has no '{axis}' property");
+        if (vertex.Properties.Any(p => p.ListCount is not null && names.IndexOf(p.Name) >= 0 && IsWanted(p.Name)))
+            throw new GeometryFormatException(file, "PLY vertex coordinates must be scalar properties");
+        var columns = new List<string>(PointCloudData.Xyz);
+        if (new[] { "nx", "ny", "nz" }.All(names.Contains)) columns.AddRange(["nx", "ny", "nz"]);
+        if (new[] { "red", "green", "blue" }.All(names.Contains)) columns.AddRange(["r", "g", "b"]);
+        foreach (var extra in extraProperties)
+            if (!columns.Contains(extra) && vertex.Properties.Any(p => p.Name == extra && p.ListCount is null)) columns.Add(extra);
+        var target = vertex.Properties.Select(p => columns.IndexOf(Column(p.Name))).ToArray();
+        var colour = vertex.Properties.Select(p => p.Name is "red" or "green" or "blue" && p.Type is not (Kind.Float32 or Kind.Float64)).ToArray();
+
+        int width = columns.Count;
+        var values = new float[(long)vertex.Count * width > int.MaxValue
+            ? throw new GeometryFormatException(file, $"{vertex.Count} vertices are too many")
+            : vertex.Count * width];
+        if (format == "ascii") ReadAscii(file, bytes, offset, headerLines + 1, elements, vertexIndex, target, colour, values, width);
+        else ReadBinary(file, bytes, offset, format == "binary_big_endian", elements, vertexIndex, target, colour, values, width);
+        Parsing.RequireFinite(file, values, width);
+        return new PointCloudData(values, vertex.Count, columns.ToArray());
+    }
+
+    /// <summary>The header: body format, elements with their properties, the body's byte offset and the header's line count.</summary>
+    static (string Format, List<Element> Elements, int Offset, int LineCount) ParseHeader(string file, byte[] bytes)
+    {
         if (bytes.Length < 4 || bytes[0] != 'p' || bytes[1] != 'l' || bytes[2] != 'y' || (bytes[3] != '\n' && bytes[3] != '\r'))
             throw new GeometryFormatException(file, "not a PLY file (it must start with the line 'ply')");
         var (lines, offset) = Parsing.HeaderLines(file, bytes, l => l == "end_header");
@@ -77,33 +111,7 @@ public static class PlyFormat
         }
         if (format is not ("ascii" or "binary_little_endian" or "binary_big_endian"))
             throw new GeometryFormatException(file, format is null ? "PLY header has no format line" : $"unknown PLY format '{format}'");
-        int vertexIndex = elements.FindIndex(e => e.Name == "vertex");
-        if (vertexIndex < 0) throw new GeometryFormatException(file, "PLY file has no 'vertex' element");
-        var vertex = elements[vertexIndex];
-        if (vertex.Count == 0) throw new GeometryFormatException(file, "PLY file has no vertices");
-
-        // Which property feeds which output column.
-        var names = vertex.Properties.Select(p => p.Name).ToList();
-        foreach (var axis in PointCloudData.Xyz)
-            if (!names.Contains(axis)) throw new GeometryFormatException(file, $"PLY vertex element has no '{axis}' property");
-        if (vertex.Properties.Any(p => p.ListCount is not null && names.IndexOf(p.Name) >= 0 && IsWanted(p.Name)))
-            throw new GeometryFormatException(file, "PLY vertex coordinates must be scalar properties");
-        var columns = new List<string>(PointCloudData.Xyz);
-        if (new[] { "nx", "ny", "nz" }.All(names.Contains)) columns.AddRange(["nx", "ny", "nz"]);
-        if (new[] { "red", "green", "blue" }.All(names.Contains)) columns.AddRange(["r", "g", "b"]);
-        foreach (var extra in extraProperties)
-            if (!columns.Contains(extra) && vertex.Properties.Any(p => p.Name == extra && p.ListCount is null)) columns.Add(extra);
-        var target = vertex.Properties.Select(p => columns.IndexOf(Column(p.Name))).ToArray();
-        var colour = vertex.Properties.Select(p => p.Name is "red" or "green" or "blue" && p.Type is not (Kind.Float32 or Kind.Float64)).ToArray();
-
-        int width = columns.Count;
-        var values = new float[(long)vertex.Count * width > int.MaxValue
-            ? throw new GeometryFormatException(file, $"{vertex.Count} vertices are too many")
-            : vertex.Count * width];
-        if (format == "ascii") ReadAscii(file, bytes, offset, lines.Count + 1, elements, vertexIndex, target, colour, values, width);
-        else ReadBinary(file, bytes, offset, format == "binary_big_endian", elements, vertexIndex, target, colour, values, width);
-        Parsing.RequireFinite(file, values, width);
-        return new PointCloudData(values, vertex.Count, columns.ToArray());
+        return (format, elements, offset, lines.Count);
     }
 
     static bool IsWanted(string name) => name is "x" or "y" or "z";

@@ -161,4 +161,84 @@ public sealed class FormatTests : IDisposable
         Assert.Equal("/d/x", e.File);
         Assert.Contains(expected, e.Reason);
     }
+
+    /// <summary>A PLY quad + triangle mesh written three ways: ascii, binary little and big endian (independent writer).</summary>
+    static byte[] PlyMeshBytes(string format)
+    {
+        // 5 vertices (float xyz, uchar rgb), a 'material' element between them to skip, 2 faces: a quad (ushort
+        // indices, uchar count) with a face colour and alpha, then a triangle; each face also carries an int list to skip.
+        double[][] v = [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0.5, 0.5, 2]];
+        int[][] f = [[0, 1, 2, 3], [0, 1, 4]];
+        byte[][] fc = [[255, 0, 0, 128], [0, 255, 0, 255]];
+        var head = $"ply\nformat {format} 1.0\ncomment test\nelement vertex 5\nproperty float x\nproperty float y\nproperty float z\n" +
+                   "property uchar red\nproperty uchar green\nproperty uchar blue\nelement material 1\nproperty list uchar int ids\n" +
+                   "element face 2\nproperty list uchar ushort vertex_indices\nproperty uchar red\nproperty uchar green\nproperty uchar blue\nproperty uchar alpha\n" +
+                   "property list uchar int extra\nend_header\n";
+        var ms = new MemoryStream();
+        ms.Write(Ascii(head));
+        if (format == "ascii")
+        {
+            var sb = new StringBuilder();
+            for (int i = 0; i < 5; i++) sb.Append($"{v[i][0]} {v[i][1]} {v[i][2]} {i * 50} 0 255\n");
+            sb.Append("2 7 8\n");
+            for (int i = 0; i < 2; i++) sb.Append($"{f[i].Length} {string.Join(' ', f[i])} {string.Join(' ', fc[i])} 1 9\n");
+            ms.Write(Ascii(sb.ToString().Replace(',', '.')));
+            return ms.ToArray();
+        }
+        bool big = format == "binary_big_endian";
+        void W(byte[] b) { if (big) Array.Reverse(b); ms.Write(b); }
+        for (int i = 0; i < 5; i++)
+        {
+            foreach (var x in v[i]) W(BitConverter.GetBytes((float)x));
+            ms.Write([(byte)(i * 50), 0, 255]);
+        }
+        ms.WriteByte(2); W(BitConverter.GetBytes(7)); W(BitConverter.GetBytes(8));
+        for (int i = 0; i < 2; i++)
+        {
+            ms.WriteByte((byte)f[i].Length);
+            foreach (var k in f[i]) W(BitConverter.GetBytes((ushort)k));
+            ms.Write(fc[i]);
+            ms.WriteByte(1); W(BitConverter.GetBytes(9));
+        }
+        return ms.ToArray();
+    }
+
+    [Theory]
+    [InlineData("ascii")]
+    [InlineData("binary_little_endian")]
+    [InlineData("binary_big_endian")]
+    public void Ply_meshes_give_fan_triangulated_faces_and_their_colours(string format)
+    {
+        var m = PlyFormat.ReadMesh("m.ply", PlyMeshBytes(format));
+        Assert.Equal(5, m.VertexCount);
+        Assert.Equal([0.5, 0.5, 2], m.Vertices[12..15]);
+        Assert.Equal([0, 1, 2, 0, 2, 3, 0, 1, 4], m.Triangles);
+        Assert.Equal([200 / 255f, 0f, 1f, 1f], m.VertexColors![16..20]);
+        Assert.Equal([1f, 0f, 0f, 128 / 255f, 1f, 0f, 0f, 128 / 255f, 0f, 1f, 0f, 1f], m.FaceColors!);
+        // The point-cloud reading of the same file is unchanged: vertices with their colours, faces ignored.
+        var points = PlyFormat.Read("m.ply", PlyMeshBytes(format));
+        Assert.Equal(5, points.Points);
+        Assert.Equal(["x", "y", "z", "r", "g", "b"], points.Columns);
+    }
+
+    [Theory]
+    [InlineData("binary_little_endian", 40, "truncated")]
+    [InlineData("ascii", 24, "truncated")]
+    [InlineData("points", 0, "point cloud, not a mesh")]
+    [InlineData("index", 0, "vertex index 7 is outside 0..2")]
+    [InlineData("two", 0, "at least 3 vertices")]
+    public void Malformed_ply_meshes_are_refused_naming_the_file(string kind, int cut, string expected)
+    {
+        const string tri = "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n";
+        byte[] bytes = kind switch
+        {
+            "points" => Ascii("ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n0 0 0\n"),
+            "index" => Ascii(tri + "3 0 1 7\n"),
+            "two" => Ascii(tri + "2 0 1\n"),
+            _ => PlyMeshBytes(kind)[..^cut],
+        };
+        var e = Assert.Throws<GeometryFormatException>(() => PlyFormat.ReadMesh("/d/m.ply", bytes));
+        Assert.Equal("/d/m.ply", e.File);
+        Assert.Contains(expected, e.Reason);
+    }
 }

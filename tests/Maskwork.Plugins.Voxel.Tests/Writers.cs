@@ -160,4 +160,39 @@ static class Writers
         }
         return sb.ToString();
     }
+
+    /// <summary>PLY bytes of a mesh (float xyz, int32 vertex_indices, uchar per-face colour when it has them) in ascii or binary little/big endian.</summary>
+    public static byte[] Ply(Mesh m, string format)
+    {
+        bool coloured = m.FaceColors is not null;
+        var head = $"ply\nformat {format} 1.0\ncomment written by a test\nelement vertex {m.VertexCount}\nproperty float x\nproperty float y\nproperty float z\n" +
+                   $"element face {m.TriangleCount}\nproperty list uchar int vertex_indices\n" +
+                   (coloured ? "property uchar red\nproperty uchar green\nproperty uchar blue\n" : "") + "end_header\n";
+        var ms = new MemoryStream();
+        ms.Write(Encoding.ASCII.GetBytes(head));
+        byte Channel(int t, int c) => (byte)(int)(m.FaceColors![t * 4 + c] * 255);
+        if (format == "ascii")
+        {
+            var sb = new StringBuilder();
+            for (int i = 0; i < m.VertexCount; i++) sb.Append(string.Join(' ', Enumerable.Range(0, 3).Select(a => ((float)m.Vertices[i * 3 + a]).ToString("R", CultureInfo.InvariantCulture)))).Append('\n');
+            for (int t = 0; t < m.TriangleCount; t++)
+            {
+                sb.Append($"3 {m.Triangles[t * 3]} {m.Triangles[t * 3 + 1]} {m.Triangles[t * 3 + 2]}");
+                if (coloured) sb.Append($" {Channel(t, 0)} {Channel(t, 1)} {Channel(t, 2)}");
+                sb.Append('\n');
+            }
+            ms.Write(Encoding.ASCII.GetBytes(sb.ToString()));
+            return ms.ToArray();
+        }
+        bool big = format == "binary_big_endian";
+        void W(byte[] b) { if (big) Array.Reverse(b); ms.Write(b); }
+        for (int i = 0; i < m.VertexCount * 3; i++) W(BitConverter.GetBytes((float)m.Vertices[i]));
+        for (int t = 0; t < m.TriangleCount; t++)
+        {
+            ms.WriteByte(3);
+            for (int k = 0; k < 3; k++) W(BitConverter.GetBytes(m.Triangles[t * 3 + k]));
+            if (coloured) ms.Write([Channel(t, 0), Channel(t, 1), Channel(t, 2)]);
+        }
+        return ms.ToArray();
+    }
 }

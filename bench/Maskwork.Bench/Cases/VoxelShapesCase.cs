@@ -83,7 +83,8 @@ public sealed class VoxelShapesCase : IBenchCase
     }
 
     /// <summary>The grids as rows [N, S³] of 0/1.</summary>
-    static Tensor Raw(IReadOnlyList<Sample> samples) => stack(samples.Select(s => tensor(s.Values))).to_type(ScalarType.Float32);
+    /// <remarks>The row tensors are held in a list: <c>stack</c> over a lazy Select let the GC free them mid-call (a segfault).</remarks>
+    static Tensor Raw(IReadOnlyList<Sample> samples) => stack(samples.Select(s => tensor(s.Values)).ToList()).to_type(ScalarType.Float32);
 
     /// <summary>The prior: per-cell occupancy frequency on train and the threshold that maximises its IoU on train.</summary>
     static (Tensor Frequency, double Threshold) Prior(Tensor rawTrain)

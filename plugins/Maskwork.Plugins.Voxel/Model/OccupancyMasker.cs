@@ -1,5 +1,6 @@
 using Maskwork.Abstractions;
 using Maskwork.Backend.Masking;
+using Maskwork.Backend.Nn;
 using static TorchSharp.torch;
 
 namespace Maskwork.Plugins.Voxel.Model;
@@ -22,14 +23,16 @@ public sealed class OccupancyMasker(MaskRatio ratio, double occupiedWeight, floa
     {
         var t = tokens.Tokens;
         if (channels > 1) t = t.view(t.shape[0], t.shape[1], -1, channels).select(-1, channel);
-        return t.amax(-1).gt(threshold);
+        using var k = new HeldScalars();   // held: masks are drawn beside the training threads (see Held)
+        return t.amax(-1).gt(k[threshold]);
     }
 
     public MaskPlan Plan(TokenBatch tokens, MaskContext context)
     {
         using var scope = NewDisposeScope();
         long n = tokens.TokenCount;
-        var u = MaskRandom.For(tokens, context).Uniform(0, n).clamp_min(1e-7);
+        using var k = new HeldScalars();
+        var u = MaskRandom.For(tokens, context).Uniform(0, n).clamp_min(k[1e-7]);
         var weight = where(Occupied(tokens), tensor((float)occupiedWeight, device: u.device), tensor(1f, device: u.device));
         var score = u.log().neg().div(weight);
         var plan = MaskBudget.FromScores(score, MaskBudget.Visible(n, ratio, context));

@@ -73,8 +73,11 @@ public sealed class VoxelMaeObjective : nn.Module, IObjective
         if (loss == VoxelLoss.Occupancy)
         {
             // pw·t·softplus(−x) + (1 − t)·softplus(x): BCE with logits and a positive weight, stable for large |x|.
-            var perVoxel = nn.functional.softplus(p.neg()).mul(t).mul(k[positiveWeight])
-                .add(nn.functional.softplus(p).mul(t.neg().add(k[1.0], Held.One)), Held.One);
+            // softplus(x) = relu(x) + log1p(exp(−|x|)), softplus(−x) = softplus(x) − x: written out because TorchSharp's
+            // softplus passes its beta and threshold as temporary Scalars, which a GC on the other worker freed mid-call.
+            var softplus = p.relu().Plus(p.abs().neg().exp().log1p());
+            var perVoxel = (softplus - p).mul(t).mul(k[positiveWeight])
+                .add(softplus.mul(t.neg().add(k[1.0], Held.One)), Held.One);
             value = perVoxel.view(b, -1).mean([1L]).mean();
             reconstruction = prediction.sigmoid();
         }
@@ -87,7 +90,7 @@ public sealed class VoxelMaeObjective : nn.Module, IObjective
             var rgb = rgbError.mul(occupied).sum([1L]).div(occupied.sum([1L]).clamp_min(k[1.0]));
             var alpha = (pv.select(-1, 3) - tv.select(-1, 3)).Squared().mean([1L]);
             value = rgb.add(alpha, Held.One).mean();
-            reconstruction = prediction.clamp(0, 1);
+            reconstruction = prediction.clamp(k[0.0], k[1.0]);
         }
         return new ObjectiveResult(value) { Reconstruction = reconstruction.detach() };
     }

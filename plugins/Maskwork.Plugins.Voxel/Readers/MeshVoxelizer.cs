@@ -45,6 +45,8 @@ public static class MeshVoxelizer
     {
         options.Validate();
         using var scope = NewDisposeScope();
+        // Every constant is a held Scalar: readers decode beside other threads, and a GC there can free a temporary one mid-call.
+        using var k = new HeldScalars();
         int S = options.Size;
         // Mesh axes reordered so that the up axis comes first, then the other two in cyclic order: z→(z,y,x)... as (up, up−1, up−2).
         long[] axes = [options.Up, (options.Up + 2) % 3, (options.Up + 1) % 3];
@@ -52,14 +54,14 @@ public static class MeshVoxelizer
         var lo = v.amin(0); var hi = v.amax(0);
         double extent = (hi - lo).max().item<double>();
         if (!(extent > 0) || !double.IsFinite(extent)) throw new GeometryFormatException("mesh", "the mesh has no extent to voxelise");
-        var centre = (lo + hi) / 2;
+        var centre = lo.Plus(hi).div(k[2.0]);
         double scale = S * (1 - 2 * options.Margin) / extent;
-        var g = (v - centre) * scale + S / 2.0;                                                // grid units, [0, S)
+        var g = (v - centre).mul(k[scale]).add(k[S / 2.0], Held.One);                                               // grid units, [0, S)
         var tri = tensor(mesh.Triangles, [mesh.TriangleCount, 3], dtype: ScalarType.Int64);
         var a = g.index_select(0, tri[.., 0]); var b = g.index_select(0, tri[.., 1]); var c = g.index_select(0, tri[.., 2]);
         var u = b - a; var w = c - a;
         var normal = stack([u[.., 1] * w[.., 2] - u[.., 2] * w[.., 1], u[.., 2] * w[.., 0] - u[.., 0] * w[.., 2], u[.., 0] * w[.., 1] - u[.., 1] * w[.., 0]], 1);
-        var area = (normal * normal).sum(1).sqrt() * 0.5;
+        var area = (normal * normal).sum(1).sqrt().mul(k[0.5]);
         double total = area.sum().item<double>();
         if (!(total > 0)) throw new GeometryFormatException("mesh", "the mesh has no surface area");
         long n = Math.Clamp((long)Math.Ceiling(total * options.Density), 1024, MaxSamples);
@@ -67,11 +69,13 @@ public static class MeshVoxelizer
         var pick = area.to_type(ScalarType.Float64).multinomial(n, replacement: true, generator: gen);
         var r1 = rand([n, 1], dtype: ScalarType.Float64, generator: gen).sqrt();
         var r2 = rand([n, 1], dtype: ScalarType.Float64, generator: gen);
-        var points = (1 - r1) * a.index_select(0, pick) + r1 * (1 - r2) * b.index_select(0, pick) + r1 * r2 * c.index_select(0, pick);
+        Tensor OneMinus(Tensor x) => x.neg().add(k[1.0], Held.One);
+        var (w0, w1, w2) = (OneMinus(r1), r1 * OneMinus(r2), r1 * r2);   // barycentric weights
+        var points = (w0 * a.index_select(0, pick)).Plus(w1 * b.index_select(0, pick)).Plus(w2 * c.index_select(0, pick));
         var all = cat([points, g], 0);
-        var cell = all.floor().to_type(ScalarType.Int64).clamp(0, S - 1);
-        var linear = (cell[.., 0] * S + cell[.., 1]) * S + cell[.., 2];
-        var occupied = zeros(S * S * S, dtype: ScalarType.Float32).index_fill_(0, linear, 1f);
+        var cell = all.floor().to_type(ScalarType.Int64).clamp(k.Int(0), k.Int(S - 1));
+        var linear = cell[.., 0].mul(k.Int(S)).Plus(cell[.., 1]).mul(k.Int(S)).Plus(cell[.., 2]);
+        var occupied = zeros(S * S * S, dtype: ScalarType.Float32).index_fill_(0, linear, k[1.0]);
 
         float[]? rgb = null;
         if (mesh.FaceColors is not null || mesh.VertexColors is not null)
@@ -87,14 +91,14 @@ public static class MeshVoxelizer
             else
             {
                 var vc = tensor(mesh.VertexColors!, [mesh.VertexCount, 4]).narrow(1, 0, 3);
-                var blend = (1 - r1) * vc.index_select(0, tri[.., 0].index_select(0, pick)).to_type(ScalarType.Float64)
-                    + r1 * (1 - r2) * vc.index_select(0, tri[.., 1].index_select(0, pick)).to_type(ScalarType.Float64)
-                    + r1 * r2 * vc.index_select(0, tri[.., 2].index_select(0, pick)).to_type(ScalarType.Float64);
+                var blend = (w0 * vc.index_select(0, tri[.., 0].index_select(0, pick)).to_type(ScalarType.Float64))
+                    .Plus(w1 * vc.index_select(0, tri[.., 1].index_select(0, pick)).to_type(ScalarType.Float64))
+                    .Plus(w2 * vc.index_select(0, tri[.., 2].index_select(0, pick)).to_type(ScalarType.Float64));
                 colour = cat([blend.to_type(ScalarType.Float32), vc], 0);
             }
             var sums = zeros(S * S * S, 3).index_add_(0, linear, colour, Held.One);
             var counts = zeros(S * S * S, 1).index_add_(0, linear, ones(linear.shape[0], 1), Held.One);
-            rgb = (sums / counts.clamp_min(1)).t().contiguous().data<float>().ToArray();
+            rgb = sums.div(counts.clamp_min(k[1.0])).t().contiguous().data<float>().ToArray();
         }
         var grid = occupied.view(S, S, S);
         if (options.Fill) grid = FillEnclosed(grid);
@@ -102,13 +106,20 @@ public static class MeshVoxelizer
         return new VoxelizedMesh(S, occupancy, rgb, scale, centre.data<double>().ToArray());
     }
 
-    /// <summary>Cells not reachable from the border through empty cells (6-connected) become occupied: the enclosed interior.</summary>
+    /// <summary>
+    /// Cells not reachable from the border through empty cells (6-connected) become occupied: the enclosed interior.
+    /// A flood fill of the outside rather than ray parity against the triangles: parity needs a watertight, consistently
+    /// closed mesh and these CAD meshes (separate shells that touch or intersect) are not; the flood fill only needs the
+    /// sampled shell to be 6-separating, which the default density gives (a 32³ icosphere fills every cell whose centre
+    /// is inside, the test). An open shell (a cup) stays hollow, as it should.
+    /// </summary>
     public static Tensor FillEnclosed(Tensor occupied)
     {
-        var empty = occupied.eq(0).to_type(ScalarType.Float32);
+        using var k = new HeldScalars();
+        var empty = occupied.eq(k[0.0]).to_type(ScalarType.Float32);
         // Seed: the empty border cells.
         var border = ones_like(empty);
-        border.narrow(0, 1, border.shape[0] - 2).narrow(1, 1, border.shape[1] - 2).narrow(2, 1, border.shape[2] - 2).fill_(0);
+        border.narrow(0, 1, border.shape[0] - 2).narrow(1, 1, border.shape[1] - 2).narrow(2, 1, border.shape[2] - 2).fill_(k[0.0]);
         var outside = border * empty;
         double before = -1;
         for (int it = 0; it < 4 * occupied.numel(); it++)
@@ -117,10 +128,10 @@ public static class MeshVoxelizer
             for (int d = 0; d < 3; d++)
             {
                 long len = outside.shape[d];
-                grown.narrow(d, 1, len - 1).add_(outside.narrow(d, 0, len - 1));
-                grown.narrow(d, 0, len - 1).add_(outside.narrow(d, 1, len - 1));
+                grown.narrow(d, 1, len - 1).add_(outside.narrow(d, 0, len - 1), Held.One);
+                grown.narrow(d, 0, len - 1).add_(outside.narrow(d, 1, len - 1), Held.One);
             }
-            outside = grown.clamp_max(1) * empty;
+            outside = grown.clamp_max(k[1.0]) * empty;
             if (it % 8 == 7)
             {
                 double now = outside.sum().item<float>();
@@ -128,6 +139,6 @@ public static class MeshVoxelizer
                 before = now;
             }
         }
-        return 1 - outside;
+        return outside.neg().add(k[1.0], Held.One);
     }
 }

@@ -1,4 +1,5 @@
 using Maskwork.Abstractions;
+using Maskwork.Backend.Nn;
 using static TorchSharp.torch;
 
 namespace Maskwork.Plugins.Voxel.Readers;
@@ -24,19 +25,25 @@ public static class VoxelGrids
     }
 
     /// <summary>NeRF-MAE's opacity from a NeRF density: α = clip(1 − exp(−exp(σ) / 100), 0, 1).</summary>
-    public static Tensor AlphaFromSigma(Tensor sigma) => (1 - (-(sigma.exp() / 100)).exp()).clamp(0, 1);
+    public static Tensor AlphaFromSigma(Tensor sigma)
+    {
+        using var k = new HeldScalars();   // held: readers decode beside other threads (see Held)
+        return sigma.exp().div(k[100.0]).neg().exp().neg().add(k[1.0], Held.One).clamp(k[0.0], k[1.0]);
+    }
 
     /// <summary>An occupancy grid [1, S, S, S] as a uint8 sample (values 0/1).</summary>
     public static Sample Occupancy(Tensor grid, int? label, string source, string? split)
     {
-        var bytes = grid.gt(0.5).to_type(ScalarType.Byte).contiguous().data<byte>().ToArray();
+        using var k = new HeldScalars();
+        var bytes = grid.gt(k[0.5]).to_type(ScalarType.Byte).contiguous().data<byte>().ToArray();
         return Sample.Typed(bytes, SampleDType.UInt8, grid.shape.Select(s => (int)s).ToArray(), label, source) with { Split = split };
     }
 
     /// <summary>An RGB-α grid [4, S, S, S] as a float16 sample (values in [0, 1]).</summary>
     public static Sample Rgba(Tensor grid, int? label, string source, string? split)
     {
-        var values = grid.to_type(ScalarType.Float32).clamp(0, 1).contiguous().data<float>().ToArray();
+        using var k = new HeldScalars();
+        var values = grid.to_type(ScalarType.Float32).clamp(k[0.0], k[1.0]).contiguous().data<float>().ToArray();
         var half = new Half[values.Length];
         for (int i = 0; i < values.Length; i++) half[i] = (Half)values[i];
         var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(new Span<Half>(half)).ToArray();

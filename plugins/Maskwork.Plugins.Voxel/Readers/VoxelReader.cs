@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Data;
+using Maskwork.Backend.Nn;
 using Maskwork.Formats.Geometry;
 using Maskwork.Plugins.Voxel.Formats;
 using static TorchSharp.torch;
@@ -61,7 +62,7 @@ public sealed record VoxelReadOptions
 
 /// <summary>
 /// Voxel grids from files: <c>binvox</c> (ShapeNet's run-length voxels), <c>npy</c> (NumPy <c>.npy</c>/<c>.npz</c>
-/// occupancy [D, H, W] or RGB-α / RGB-σ [4, D, H, W] / [D, H, W, 4]) and <c>mesh-voxels</c> (OFF meshes voxelised,
+/// occupancy [D, H, W] or RGB-α / RGB-σ [4, D, H, W] / [D, H, W, 4]) and <c>mesh-voxels</c> (OFF and PLY meshes voxelised,
 /// <see cref="MeshVoxelizer"/>). Every sample is [C, S, S, S] with grid axis 0 up: occupancy as uint8 0/1, RGB-α as
 /// float16, their natural types (what <c>maskwork ingest</c> stores). The path is a file or a folder searched
 /// recursively: a <c>train</c>/<c>val</c>/<c>test</c> folder sets the split, the first other folder level is the class
@@ -80,10 +81,10 @@ public sealed class VoxelReader(VoxelInput input) : IDatasetReader
     {
         VoxelInput.Binvox => "binvox voxel files (ShapeNet) → [1,S,S,S] occupancy; data.grid (resized by max pooling), data.up=y (the file's up axis)",
         VoxelInput.Npy => "NumPy .npy/.npz grids (v1–v3, C/Fortran, uint8/bool/float16/float32): [D,H,W] occupancy or 4-channel RGB-α/σ; data.layout=cdhw|dhwc, data.opacity=alpha|sigma, data.key",
-        _ => "OFF meshes voxelised by dense area-weighted surface sampling → occupancy or RGB-α (data.channels=rgba); data.grid, data.margin, data.fill, data.up, data.seed",
+        _ => "OFF and PLY meshes voxelised by dense area-weighted surface sampling → occupancy or RGB-α (data.channels=rgba); data.grid, data.margin, data.fill, data.up, data.seed",
     };
 
-    public string[] Extensions => input switch { VoxelInput.Binvox => [".binvox"], VoxelInput.Npy => [".npy", ".npz"], _ => [".off"] };
+    public string[] Extensions => input switch { VoxelInput.Binvox => [".binvox"], VoxelInput.Npy => [".npy", ".npz"], _ => [".off", ".ply"] };
 
     /// <summary>The path itself, or under <c>$MASKWORK_DATA</c> when it is relative and not here.</summary>
     public static string Resolve(string path)
@@ -189,8 +190,9 @@ public sealed class VoxelReader(VoxelInput input) : IDatasetReader
         {
             var cdhw = o.Layout == "dhwc" ? values.permute(3, 0, 1, 2) : values;
             if (cdhw.shape[0] != 4) throw new VoxelFormatException(file, $"shape ({string.Join(", ", shape)}) with data.layout={o.Layout} has {cdhw.shape[0]} channels, RGB-α needs 4 (try data.layout={(o.Layout == "cdhw" ? "dhwc" : "cdhw")})");
-            var alpha = o.Density == "sigma" ? VoxelGrids.AlphaFromSigma(cdhw[3]) : cdhw[3].clamp(0, 1);
-            var rgba = cat([cdhw.narrow(0, 0, 3).clamp(0, 1), alpha.unsqueeze(0)], 0);
+            using var k = new HeldScalars();
+            var alpha = o.Density == "sigma" ? VoxelGrids.AlphaFromSigma(cdhw[3]) : cdhw[3].clamp(k[0.0], k[1.0]);
+            var rgba = cat([cdhw.narrow(0, 0, 3).clamp(k[0.0], k[1.0]), alpha.unsqueeze(0)], 0);
             if (o.Channels == "occupancy") return VoxelGrids.Occupancy(VoxelGrids.Resize(rgba.narrow(0, 3, 1), o.Grid, occupancy: true), label, file, split);
             return VoxelGrids.Rgba(VoxelGrids.Resize(rgba, o.Grid, occupancy: false), label, file, split);
         }
@@ -199,13 +201,14 @@ public sealed class VoxelReader(VoxelInput input) : IDatasetReader
 
     Sample FromMesh(string file, byte[] bytes, VoxelReadOptions o, int? label, string? split)
     {
-        var mesh = OffFormat.ReadMesh(file, bytes);
+        var mesh = Path.GetExtension(file).Equals(".ply", StringComparison.OrdinalIgnoreCase) ? PlyFormat.ReadMesh(file, bytes) : OffFormat.ReadMesh(file, bytes);
         var voxels = MeshVoxelizer.Voxelize(mesh, o.Mesh, Mix(o.Seed, Path.GetFileName(file)));
         int S = voxels.Size;
         var occupancy = tensor(voxels.Occupancy).view(1, S, S, S);
         if (o.Channels == "occupancy") return VoxelGrids.Occupancy(occupancy, label, file, split);
         // RGB-α: α = occupancy; an uncoloured mesh is mid grey.
-        var rgb = voxels.Rgb is { } c ? tensor(c).view(3, S, S, S) : ones(3, S, S, S) * 0.5f;
+        using var k = new HeldScalars();
+        var rgb = voxels.Rgb is { } c ? tensor(c).view(3, S, S, S) : ones(3, S, S, S).mul(k[0.5]);
         var alpha = occupancy.to_type(ScalarType.Float32);
         return VoxelGrids.Rgba(cat([rgb * alpha, alpha], 0), label, file, split);
     }
