@@ -154,9 +154,10 @@ public sealed class FrozenTeacher : FeatureTeacher
 
     public override void Restored(string checkpointPath)
     {
-        if (!savedChecksum.equal(checksum).item<bool>())
+        var savedBytes = savedChecksum.data<byte>().ToArray();
+        if (!savedBytes.SequenceEqual(checksum.data<byte>().ToArray()))
         {
-            string saved = Convert.ToHexStringLower(savedChecksum.data<byte>().ToArray());
+            string saved = Convert.ToHexStringLower(savedBytes);
             throw new CheckpointException(checkpointPath, $"the teacher {Run.Source} changed since this run began (its encoder's SHA-256 was {saved[..12]}…, now {Sha256[..12]}…); " +
                 $"resume with the same teacher checkpoint (model.teacher=RUN_DIR@STEP names one exactly)");
         }
