@@ -12,7 +12,8 @@ namespace Maskwork.Backend.Training;
 /// </summary>
 public abstract class FeatureTeacher
 {
-    long forwardTicks;
+    // Ticks in Targets per calling thread: slices of a batch run it in parallel, so the step's share is the busiest thread's.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> forwardTicks = new();
 
     protected FeatureTeacher(LayeredVitEncoder encoder)
     {
@@ -45,12 +46,19 @@ public abstract class FeatureTeacher
         var all = MaskPlan.None(tokens.BatchSize, tokens.TokenCount, tokens.Tokens.device);
         var (final, blocks) = Encoder.Layers(tokens, all, spec.NeedsBlocks);
         var targets = FeatureTargets.Build(final, blocks, spec).detach();
-        Interlocked.Add(ref forwardTicks, Stopwatch.GetTimestamp() - t0);
+        long ticks = Stopwatch.GetTimestamp() - t0;
+        forwardTicks.AddOrUpdate(Environment.CurrentManagedThreadId, ticks, (_, sum) => sum + ticks);
         return targets;
     }
 
-    /// <summary>Seconds spent in <see cref="Targets"/> since the last call, summed over threads.</summary>
-    public double TakeForwardSeconds() => Interlocked.Exchange(ref forwardTicks, 0) / (double)Stopwatch.Frequency;
+    /// <summary>Seconds spent in <see cref="Targets"/> since the last call by the busiest thread (the wall time when slices run in parallel).</summary>
+    public double TakeForwardSeconds()
+    {
+        long most = 0;
+        foreach (var key in forwardTicks.Keys)
+            if (forwardTicks.TryRemove(key, out long t)) most = Math.Max(most, t);
+        return most / (double)Stopwatch.Frequency;
+    }
 
     /// <summary>Tensors a checkpoint must hold for a resume to retrace the run (the EMA weights; a frozen teacher's checksum).</summary>
     public abstract IEnumerable<(string Name, Tensor Value)> CheckpointTensors();
