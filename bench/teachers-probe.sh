@@ -61,7 +61,7 @@ at() {
 for seed in $seeds; do
   mae=mae-s$seed
   pretrain "$mae" image/mae $((2 * steps)) --set train.checkpoint_every="$steps"
-  at "$mae" "$steps"; cp "$out/$mae.wall" "$out/$mae-at$steps.wall"
+  at "$mae" "$steps" # (no wall time of its own: it is the first half of the 2·STEPS run)
   probe "$mae-at$steps" "image/mae@$steps"
   probe "$mae-at$steps" "random init" --random-init
   if [[ " $recipes " == *" self-distill "* ]]; then probe "$mae" "image/mae@$((2 * steps))"; fi
