@@ -167,13 +167,16 @@ cli.Verb(jobs, "submit", "Queue a pretraining job: the pretrain options; prints 
     var sets = v.Repeated("--set", "override an option: train.<name>, model.<name>, data.<name>, seed, device or precision (repeatable)", "k=v");
     var name = v.Optional<string>("--name", "a short name for the job and its run folder (default: the recipe)", "NAME");
     var priority = v.Optional<int?>("--priority", "higher runs first (default 0)", "P");
+    var ranks = v.Optional<int?>("--ranks", "data-parallel ranks: the worker runs the job under `mpirun -np N` (default 1; --batch is per rank)", "N");
     var server = v.Optional<string>("--server", ServerHelp, "URL");
     VerbBuilder.AtLeast(steps, 1);
+    VerbBuilder.AtLeast(ranks, 1);
     VerbBuilder.AtLeast(batch, 1);
     return (p, ctx, ct) => ctx.Get<JobsCommands>().SubmitAsync(new SubmitArgs
     {
         Recipe = p.GetValue(recipe), Data = p.GetValue(data), Config = p.GetValue(config), Steps = p.GetValue(steps), Batch = p.GetValue(batch),
         Device = p.GetValue(device), Precision = p.GetValue(precision), Seed = p.GetValue(seed), Sets = p.GetValue(sets) ?? [], Name = p.GetValue(name), Priority = p.GetValue(priority),
+        Ranks = p.GetValue(ranks),
     }, p.GetValue(server), ctx.Output, ct);
 });
 

@@ -78,6 +78,19 @@ public static class Mpi
     }
 
     /// <summary>The pid of the `maskwork` process of rank <paramref name="rank"/> whose command line holds <paramref name="marker"/>, or null.</summary>
+    /// <summary>Every live process with "maskwork" in its command line and its MPI rank, for a failure message.</summary>
+    public static string Describe() => string.Join("; ", Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Select(d =>
+    {
+        try
+        {
+            string cmd = File.ReadAllText(Path.Combine(d, "cmdline")).Replace('\0', ' ');
+            if (!cmd.Contains("maskwork", StringComparison.OrdinalIgnoreCase)) return null;
+            string rank = File.ReadAllText(Path.Combine(d, "environ")).Split('\0').FirstOrDefault(e => e.StartsWith("OMPI_COMM_WORLD_RANK=", StringComparison.Ordinal)) ?? "no rank";
+            return $"{Path.GetFileName(d)} [{rank}] {cmd[..Math.Min(cmd.Length, 300)]}";
+        }
+        catch (Exception e) { return $"{Path.GetFileName(d)} {e.GetType().Name}"; }
+    }).Where(x => x is not null));
+
     public static int? RankProcess(int rank, string marker)
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))

@@ -52,6 +52,8 @@ public sealed class SecurityTests : IDisposable
             ("an oversized body", new StringContent("{\"recipe\": \"image/mae\"," + new string(' ', 100_000) + "\"steps\": 40}", Encoding.UTF8, "application/json"), "larger than 65536 bytes"),
             ("an oversized string", Json(With("name", new string('n', 5000))), "longer than 4096"),
             ("not JSON", new StringContent("recipe=image/mae", Encoding.UTF8, "application/json"), "not valid JSON"),
+            ("zero ranks", Json(With("ranks", 0)), "ranks must be a whole number from 1 to 256"),
+            ("more ranks than cores", Json(With("ranks", Environment.ProcessorCount + 1)), $"at most {Environment.ProcessorCount} rank"),
         };
         foreach (var (what, body, reason) in refusals)
         {

@@ -224,20 +224,28 @@ public sealed class Trainer : IDisposable
     /// </summary>
     SliceResult RunSlice(PreparedBatch slice, Generator masks, long seed, double weight, long firstPosition)
     {
-        long t0 = Stopwatch.GetTimestamp();
+        long t0 = Stopwatch.GetTimestamp(), t1;
         using var scope = NewDisposeScope();
         using var precision = Devices.Precision.Use(setup.Precision);
-        masks.manual_seed(seed);
-        var tokens = DeviceTokens(slice);
-        // Masks are keyed per sample (seed, step, global index; position in the step's batch where unknown), never by slice.
-        if (tokens.SampleKeys is null) tokens = tokens with { SampleKeys = Masking.MaskRandom.KeysOf(slice.Samples, firstPosition).to(tokens.Tokens.device) };
-        var plan = Model.Plan(tokens, new MaskContext(Step, masks) { Seed = setup.Seed, TotalSteps = setup.Options.Steps });
-        long t1 = Stopwatch.GetTimestamp();
-        var loss = Model.Forward(tokens, plan).Loss;
-        if (weight != 1)
+        Tensor loss;
+        // The forward's own scope: its intermediates are released before backward, except what autograd saved
+        // (libtorch holds those itself). TorchSharp frees a tensor only when its handle is disposed, so without this
+        // every temporary of the forward (casts, normalised targets, reconstructions) lived through backward.
+        using (var forward = NewDisposeScope())
         {
-            using var w = weight.ToScalar(); // held: an implicit Scalar may be finalised mid-call
-            loss = loss.mul(w);
+            masks.manual_seed(seed);
+            var tokens = DeviceTokens(slice);
+            // Masks are keyed per sample (seed, step, global index; position in the step's batch where unknown), never by slice.
+            if (tokens.SampleKeys is null) tokens = tokens with { SampleKeys = Masking.MaskRandom.KeysOf(slice.Samples, firstPosition).to(tokens.Tokens.device) };
+            var plan = Model.Plan(tokens, new MaskContext(Step, masks) { Seed = setup.Seed, TotalSteps = setup.Options.Steps });
+            t1 = Stopwatch.GetTimestamp();
+            loss = Model.Forward(tokens, plan).Loss;
+            if (weight != 1)
+            {
+                using var w = weight.ToScalar(); // held: an implicit Scalar may be finalised mid-call
+                loss = loss.mul(w);
+            }
+            forward.MoveToOuter(loss);
         }
         double value = loss.item<float>();
         long t2 = Stopwatch.GetTimestamp();

@@ -23,6 +23,7 @@ public sealed record SubmitArgs
     public IReadOnlyList<string> Sets { get; init; } = [];
     public string? Name { get; init; }
     public int? Priority { get; init; }
+    public int? Ranks { get; init; }
 }
 
 /// <summary><c>maskwork jobs submit|list|status|cancel|logs</c>: a client of the worker's REST API.</summary>
@@ -86,6 +87,7 @@ public sealed class JobsCommands(Workspace workspace, IConfiguration configurati
         if (args.Steps is { } steps) body["steps"] = steps;
         if (args.Name is { } name) body["name"] = name;
         if (args.Priority is { } priority) body["priority"] = priority;
+        if (args.Ranks is { } ranks) body["ranks"] = ranks;
         foreach (var assignment in args.Sets)
         {
             int eq = assignment.IndexOf('=');

@@ -257,36 +257,45 @@ public sealed class TrainCommand(Workspace workspace)
         bool interrupted = cts.IsCancellationRequested && trainer.Step < stopAt || comm.Size > 1 && trainer.Step < stopAt && failure is null;
         if (!writer)
         {
+            // mpirun aborts the whole job when a rank exits non-zero (interrupted, failed): wait until rank 0 has written
+            // its checkpoint, pictures and result before leaving.
+            comm.Barrier();
             if (failure is not null) throw new CommandException(failure);
             return interrupted ? Interrupted : 0;
         }
-        LossPlot.Save(run.LossPlot, metrics!.Rows.Select(r => new LossPoint(r.Step, r.Loss, r.Lr)).ToList(),
-            new LossPlotOptions { Title = $"{recipe.Name} on {job.Data}: loss and learning rate" });
-        RenderReconstructions(trainer.Model, trainer.Step, data.Samples, job.Seed, device, precision, run.Reconstructions);
-        run.AppendLog($"stopped at step {trainer.Step}, loss {lastLoss:R}, {samplesPerSecond:F1} samples/s, {trainer.NonFiniteSteps} non-finite steps, {skipped} skipped samples, data wait {trainer.DataWaitSeconds:F2}s"
-            + (comm.Size > 1 ? $", {comm.Size} ranks, all-reduce {Share(allReduceSeconds, stepSeconds):P1} of the step" : "")
-            + (teacherSeconds > 0 ? $", teacher {Share(teacherSeconds, stepSeconds):P1} of the step, feature std {featureStd:F3}" : ""));
+        try { return Finish(); }
+        finally { comm.Barrier(); } // (the other ranks wait here for rank 0)
 
-        if (failure is not null)
+        int Finish()
         {
-            run.AppendLog("failed: " + failure);
-            run.WriteStatus(Status("failed", failure));
-            throw new CommandException(failure);
+            LossPlot.Save(run.LossPlot, metrics!.Rows.Select(r => new LossPoint(r.Step, r.Loss, r.Lr)).ToList(),
+                new LossPlotOptions { Title = $"{recipe.Name} on {job.Data}: loss and learning rate" });
+            RenderReconstructions(trainer.Model, trainer.Step, data.Samples, job.Seed, device, precision, run.Reconstructions);
+            run.AppendLog($"stopped at step {trainer.Step}, loss {lastLoss:R}, {samplesPerSecond:F1} samples/s, {trainer.NonFiniteSteps} non-finite steps, {skipped} skipped samples, data wait {trainer.DataWaitSeconds:F2}s"
+                + (comm.Size > 1 ? $", {comm.Size} ranks, all-reduce {Share(allReduceSeconds, stepSeconds):P1} of the step" : "")
+                + (teacherSeconds > 0 ? $", teacher {Share(teacherSeconds, stepSeconds):P1} of the step, feature std {featureStd:F3}" : ""));
+
+            if (failure is not null)
+            {
+                run.AppendLog("failed: " + failure);
+                run.WriteStatus(Status("failed", failure));
+                throw new CommandException(failure);
+            }
+            run.WriteStatus(Status(interrupted ? "interrupted" : "finished"));
+            if (interrupted) Console.Error.WriteLine($"interrupted at step {trainer.Step}; checkpoint written. Continue with: {(comm.Size > 1 ? $"mpirun -np {comm.Size} " : "")}maskwork resume --run {run.Path}");
+
+            output.Result(new
+            {
+                run = run.Path, recipe = recipe.Name, steps = trainer.Step, final_loss = lastLoss, samples_per_s = Math.Round(samplesPerSecond, 2),
+                skipped_samples = skipped, nonfinite_steps = trainer.NonFiniteSteps, precision = Precision.Name(precision), device = device.type.ToString().ToLowerInvariant(), workers = trainer.Workers,
+                data_wait_s = Math.Round(trainer.DataWaitSeconds, 3), interrupted,
+                world_size = comm.Size, dist = comm.Kind, global_batch = job.Train.Batch * comm.Size, replicas_identical = replicasIdentical,
+                allreduce_share = Math.Round(Share(allReduceSeconds, stepSeconds), 4),
+                teacher_share = Math.Round(Share(teacherSeconds, stepSeconds), 4), feature_std = featureStd is { } f ? Math.Round(f, 4) : (double?)null,
+                collapse_warning = trainer.CollapseWarning,
+            }, () => $"run {run.Path}: {trainer.Step} steps, final loss {lastLoss:F4}, {samplesPerSecond:F1} samples/s{(comm.Size > 1 ? $" on {comm.Size} ranks" : "")}; pictures: {run.LossPlot}, {run.Reconstructions}");
+            return interrupted ? Interrupted : 0;
         }
-        run.WriteStatus(Status(interrupted ? "interrupted" : "finished"));
-        if (interrupted) Console.Error.WriteLine($"interrupted at step {trainer.Step}; checkpoint written. Continue with: {(comm.Size > 1 ? $"mpirun -np {comm.Size} " : "")}maskwork resume --run {run.Path}");
-
-        output.Result(new
-        {
-            run = run.Path, recipe = recipe.Name, steps = trainer.Step, final_loss = lastLoss, samples_per_s = Math.Round(samplesPerSecond, 2),
-            skipped_samples = skipped, nonfinite_steps = trainer.NonFiniteSteps, precision = Precision.Name(precision), device = device.type.ToString().ToLowerInvariant(), workers = trainer.Workers,
-            data_wait_s = Math.Round(trainer.DataWaitSeconds, 3), interrupted,
-            world_size = comm.Size, dist = comm.Kind, global_batch = job.Train.Batch * comm.Size, replicas_identical = replicasIdentical,
-            allreduce_share = Math.Round(Share(allReduceSeconds, stepSeconds), 4),
-            teacher_share = Math.Round(Share(teacherSeconds, stepSeconds), 4), feature_std = featureStd is { } f ? Math.Round(f, 4) : (double?)null,
-            collapse_warning = trainer.CollapseWarning,
-        }, () => $"run {run.Path}: {trainer.Step} steps, final loss {lastLoss:F4}, {samplesPerSecond:F1} samples/s{(comm.Size > 1 ? $" on {comm.Size} ranks" : "")}; pictures: {run.LossPlot}, {run.Reconstructions}");
-        return interrupted ? Interrupted : 0;
     }
 
     static double Share(double part, double whole) => whole > 0 ? part / whole : 0;

@@ -16,7 +16,7 @@ public readonly record struct ProcessIdentity(int Pid, long StartTicks, string B
 
 /// <summary>
 /// Child processes started with posix_spawn, never through a shell: each in its own session and process group (so a signal to
-/// the group reaches everything it started), stdin from /dev/null, stdout and stderr appended to files (so a child
+/// the session reaches everything it started), stdin from /dev/null, stdout and stderr appended to files (so a child
 /// outlives a worker crash without a broken pipe), signal dispositions reset to their defaults.
 /// </summary>
 public static class ChildProcess
@@ -79,14 +79,42 @@ public static class ChildProcess
         return true;
     }
 
-    /// <summary>Sends <paramref name="signal"/> to the process group led by <paramref name="pgid"/>; false when none is left.</summary>
-    public static bool SignalGroup(int pgid, int signal) => pgid > 1 && kill(-pgid, signal) == 0;
+    /// <summary>
+    /// Sends <paramref name="signal"/> to everything in the session a child leads (its id is the child's pid): its own process
+    /// group and any group it made — mpirun puts each rank in a group of its own, so a signal to mpirun's group alone would
+    /// leave the ranks running after a SIGKILL. False when none is left.
+    /// </summary>
+    public static bool SignalSession(int sid, int signal) => SignalSession(sid, signal, leader: true);
 
-    /// <summary>SIGTERM, then SIGCONT (as systemd does): a stopped process must run to act on it.</summary>
-    public static void TerminateGroup(int pgid)
+    /// <summary>As <see cref="SignalSession(int, int)"/>; without <paramref name="leader"/>, only the groups the child made.</summary>
+    public static bool SignalSession(int sid, int signal, bool leader)
     {
-        SignalGroup(pgid, SIGTERM);
-        SignalGroup(pgid, SIGCONT);
+        if (sid <= 1) return false;
+        bool any = leader && kill(-sid, signal) == 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid) || pid == sid) continue;
+            try
+            {
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // state ppid pgrp session …
+                if (int.Parse(fields[3], System.Globalization.CultureInfo.InvariantCulture) == sid && int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture) != sid)
+                    any |= kill(pid, signal) == 0;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException) { } // exited meanwhile
+        }
+        return any;
+    }
+
+    /// <summary>
+    /// SIGTERM, then SIGCONT (as systemd does), to the child's session: a stopped process must run to act on it. Without
+    /// <paramref name="leader"/> the child itself is spared — mpirun answers SIGTERM by killing its ranks on a timer,
+    /// while the ranks themselves, signalled directly, agree on a step, checkpoint and exit, and mpirun with them.
+    /// </summary>
+    public static void TerminateSession(int sid, bool leader = true)
+    {
+        SignalSession(sid, SIGTERM, leader);
+        SignalSession(sid, SIGCONT, leader);
     }
 
     /// <summary>The identity of a live process, or null when there is none (or only a zombie).</summary>

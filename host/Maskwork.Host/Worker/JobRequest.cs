@@ -12,18 +12,24 @@ namespace Maskwork.Host.Worker;
 /// <summary>A refused job request: HTTP 400 with <see cref="Exception.Message"/> as the reason.</summary>
 public sealed class BadRequestException(string message) : Exception(message);
 
-/// <summary>A validated <c>POST /jobs</c> body: the job file for <c>pretrain --config</c>, the stop point, a name and a priority.</summary>
+/// <summary>A validated <c>POST /jobs</c> body: the job file for <c>pretrain --config</c>, the stop point, a name, a priority and the ranks.</summary>
 public sealed record JobRequest(JsonObject JobFile, string Recipe, int Steps, string Name, int Priority)
 {
+    /// <summary>Data-parallel ranks: above 1 the worker starts the job under <c>mpirun -np Ranks</c>.</summary>
+    public int Ranks { get; init; } = 1;
+
     /// <summary>The keys of a job file (<see cref="JobConfig"/>) plus the worker's own.</summary>
     public static readonly string[] JobFileKeys = ["recipe", "data", "data_options", "seed", "device", "precision", "train", "model"];
-    public static readonly string[] WorkerKeys = ["steps", "name", "priority"];
+    public static readonly string[] WorkerKeys = ["steps", "name", "priority", "ranks"];
     public const int MaxString = 4096, MaxSteps = 10_000_000;
 
     static readonly Regex NamePattern = new("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", RegexOptions.CultureInvariant);
 
     /// <summary>Parses and checks a body: known fields only, bounded strings, a known recipe and options, data inside the roots.</summary>
-    public static JobRequest Validate(ReadOnlySpan<byte> body, PluginCatalog catalog, IReadOnlyList<string> dataRoots)
+    public static JobRequest Validate(ReadOnlySpan<byte> body, PluginCatalog catalog, IReadOnlyList<string> dataRoots) => Validate(body, catalog, dataRoots, 1);
+
+    /// <inheritdoc cref="Validate(ReadOnlySpan{byte}, PluginCatalog, IReadOnlyList{string})"/>
+    public static JobRequest Validate(ReadOnlySpan<byte> body, PluginCatalog catalog, IReadOnlyList<string> dataRoots, int maxRanks)
     {
         JsonObject root;
         try { root = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 16 }) as JsonObject ?? throw new BadRequestException("the body must be a JSON object (a job file)"); }
@@ -36,6 +42,10 @@ public sealed record JobRequest(JsonObject JobFile, string Recipe, int Steps, st
 
         int steps = Int(root, "steps", 1, MaxSteps) ?? 0;
         int priority = Int(root, "priority", -1000, 1000) ?? 0;
+        int ranks = Int(root, "ranks", 1, 256) ?? 1;
+        if (ranks > maxRanks) throw new BadRequestException($"ranks {ranks}: this worker runs at most {maxRanks} rank{(maxRanks == 1 ? "" : "s")} per job (Maskwork:Worker:MaxRanks)");
+        if (ranks > 1 && MpiLaunch.Find() is null)
+            throw new BadRequestException($"ranks {ranks} needs OpenMPI's mpirun on the worker's machine: apt-get install openmpi-bin libopenmpi-dev");
         string? name = Str(root, "name");
         if (name is not null && !NamePattern.IsMatch(name)) throw new BadRequestException("name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
         if (root["data_options"] is { } dataOptions && dataOptions is not JsonObject) throw new BadRequestException("data_options must be an object of reader options");
@@ -62,7 +72,7 @@ public sealed record JobRequest(JsonObject JobFile, string Recipe, int Steps, st
         if (job.Precision is not ("fp32" or "bf16")) throw new BadRequestException($"precision must be fp32 or bf16, got '{job.Precision}'");
         CheckData(job.Data, catalog, dataRoots);
         if (steps == 0) steps = job.Train.Steps;
-        return new JobRequest(jobFile, recipeName, steps, name ?? recipeName.Replace('/', '-'), priority);
+        return new JobRequest(jobFile, recipeName, steps, name ?? recipeName.Replace('/', '-'), priority) { Ranks = ranks };
     }
 
     /// <summary>A bare built-in name (a reader that needs no path), or <c>reader:path</c> whose real path lies inside a data root.</summary>

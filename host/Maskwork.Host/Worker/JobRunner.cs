@@ -57,10 +57,10 @@ public sealed class JobRunner(JobStore store, WorkerOptions options, ILogger<Job
         stopping = true;
         await base.StopAsync(ct);
         // Checkpoint and requeue every running job: SIGTERM to each group, SIGKILL after the grace period.
-        foreach (var child in running.Values) { ChildProcess.TerminateGroup(child.Pid); child.TermSent = DateTime.UtcNow; }
+        foreach (var child in running.Values) { ChildProcess.TerminateSession(child.Pid, leader: child.Job.Ranks == 1); child.TermSent = DateTime.UtcNow; }
         var deadline = DateTime.UtcNow.AddSeconds(options.GraceSeconds);
         while (!running.IsEmpty && DateTime.UtcNow < deadline) { Reap(); await Task.Delay(100, CancellationToken.None); }
-        foreach (var child in running.Values) ChildProcess.SignalGroup(child.Pid, ChildProcess.SIGKILL);
+        foreach (var child in running.Values) ChildProcess.SignalSession(child.Pid, ChildProcess.SIGKILL);
         for (int i = 0; i < 50 && !running.IsEmpty; i++) { Reap(); await Task.Delay(100, CancellationToken.None); }
         log.LogInformation("worker stopped; running jobs checkpointed and requeued");
     }
@@ -76,10 +76,10 @@ public sealed class JobRunner(JobStore store, WorkerOptions options, ILogger<Job
                 if (job.Instance == store.Instance && ChildProcess.IsSame(identity, Marker(store.Instance, job.Id)))
                 {
                     log.LogWarning("job {Id}: ending its leftover process group {Pid} (checkpoint, then requeue)", job.Id, pid);
-                    ChildProcess.TerminateGroup(pid);
+                    ChildProcess.TerminateSession(pid, leader: job.Ranks == 1);
                     var deadline = DateTime.UtcNow.AddSeconds(options.GraceSeconds);
                     while (ChildProcess.IsSame(identity, Marker(store.Instance, job.Id)) && DateTime.UtcNow < deadline) Thread.Sleep(100);
-                    ChildProcess.SignalGroup(pid, ChildProcess.SIGKILL);
+                    ChildProcess.SignalSession(pid, ChildProcess.SIGKILL);
                 }
             }
             var result = LastResult(job);
@@ -110,12 +110,21 @@ public sealed class JobRunner(JobStore store, WorkerOptions options, ILogger<Job
                 ? ["resume", "--run", run.Path, "--steps", steps, "--json"]
                 : ["pretrain", "--config", jobFile, "--out", run.Path, "--steps", steps, "--json"];
             var (file, prefix) = Self();
+            string launch = "maskwork";
+            if (job.Ranks > 1)
+            {
+                // mpirun starts the ranks (their OpenMPI environment makes each pretrain data-parallel); they share the job's cores.
+                string mpirun = MpiLaunch.Find() ?? throw new IOException($"the job asks for {job.Ranks} ranks and mpirun is missing: apt-get install openmpi-bin libopenmpi-dev");
+                prefix = [.. MpiLaunch.Arguments(job.Ranks), file, .. prefix];
+                file = mpirun;
+                launch = $"mpirun -np {job.Ranks} maskwork";
+            }
             var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "");
-            env["Maskwork__Threads"] = Math.Max(1, Environment.ProcessorCount / options.Concurrency).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            env["Maskwork__Threads"] = Math.Max(1, Environment.ProcessorCount / options.Concurrency / job.Ranks).ToString(System.Globalization.CultureInfo.InvariantCulture);
             var marker = Marker(store.Instance, job.Id).Split('=', 2);
             env[marker[0]] = marker[1];
             foreach (var key in env.Keys.Where(k => k.StartsWith("NOTIFY_SOCKET", StringComparison.Ordinal) || k.StartsWith("LISTEN_", StringComparison.Ordinal)).ToList()) env.Remove(key);
-            File.AppendAllText(Stderr(run), $"--- worker: attempt {job.Attempts} of {job.MaxAttempts}: maskwork {string.Join(' ', args)}\n");
+            File.AppendAllText(Stderr(run), $"--- worker: attempt {job.Attempts} of {job.MaxAttempts}: {launch} {string.Join(' ', args)}\n");
             int pid = ChildProcess.Spawn(file, [.. prefix, .. args], env, Stdout(run), Stderr(run));
             running[job.Id] = new Child(job, pid);
             if (ChildProcess.Identify(pid) is { } identity) store.Started(job.Id, identity);
@@ -174,13 +183,13 @@ public sealed class JobRunner(JobStore store, WorkerOptions options, ILogger<Job
         {
             if (child.TermSent is { } sent)
             {
-                if ((DateTime.UtcNow - sent).TotalSeconds > options.GraceSeconds) ChildProcess.SignalGroup(child.Pid, ChildProcess.SIGKILL);
+                if ((DateTime.UtcNow - sent).TotalSeconds > options.GraceSeconds) ChildProcess.SignalSession(child.Pid, ChildProcess.SIGKILL);
                 continue;
             }
             if (store.Get(child.Job.Id) is { CancelRequested: true })
             {
-                log.LogInformation("job {Id}: cancelling (SIGTERM to group {Pid})", child.Job.Id, child.Pid);
-                ChildProcess.TerminateGroup(child.Pid);
+                log.LogInformation("job {Id}: cancelling (SIGTERM to session {Pid})", child.Job.Id, child.Pid);
+                ChildProcess.TerminateSession(child.Pid, leader: child.Job.Ranks == 1);
                 child.TermSent = DateTime.UtcNow;
             }
         }
@@ -202,9 +211,11 @@ public sealed class JobRunner(JobStore store, WorkerOptions options, ILogger<Job
     {
         string path = Stdout(new RunFolder(job.Run));
         if (!File.Exists(path)) return null;
-        foreach (var line in File.ReadLines(path).Reverse())
+        foreach (var raw in File.ReadLines(path).Reverse())
         {
-            if (!line.StartsWith('{')) continue;
+            int brace = raw.IndexOf('{');
+            if (brace < 0) continue;
+            string line = raw[brace..]; // under mpirun a rank's line may start with terminal escapes
             try { if (JsonNode.Parse(line) is JsonObject o) return o; } catch (System.Text.Json.JsonException) { }
         }
         return null;

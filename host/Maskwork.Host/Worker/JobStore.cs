@@ -13,6 +13,8 @@ public sealed record Job
     public string Request { get; init; } = "{}";
     public int Steps { get; init; }
     public int Priority { get; init; }
+    /// <summary>Data-parallel ranks (1: one process; more: under mpirun).</summary>
+    public int Ranks { get; init; } = 1;
     public string Run { get; init; } = "";
     public string State { get; init; } = JobStates.Queued;
     public int Attempts { get; init; }
@@ -60,10 +62,13 @@ public sealed class JobStore
               state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL,
               exit_code INTEGER, reason TEXT, result TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0,
               pid INTEGER, pid_start INTEGER, boot_id TEXT, instance TEXT,
-              created TEXT NOT NULL, started TEXT, finished TEXT, updated TEXT NOT NULL);
+              created TEXT NOT NULL, started TEXT, finished TEXT, updated TEXT NOT NULL, ranks INTEGER NOT NULL DEFAULT 1);
             CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, priority DESC, id);
             INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', lower(hex(randomblob(8))));
             """);
+        // A queue made before jobs could ask for ranks gains the column; its jobs keep running on one rank.
+        if ((long)Scalar(c, "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'ranks'")! == 0)
+            Exec(c, "ALTER TABLE jobs ADD COLUMN ranks INTEGER NOT NULL DEFAULT 1");
         Instance = (string)Scalar(c, "SELECT value FROM meta WHERE key = 'instance'")!;
     }
 
@@ -83,14 +88,14 @@ public sealed class JobStore
     static string Now() => DateTime.UtcNow.ToString("O");
 
     /// <summary>Queues a job; <paramref name="runFor"/> names its run folder from its id.</summary>
-    public Job Add(string name, string recipe, JsonObject request, int steps, int priority, int maxAttempts, Func<long, string> runFor)
+    public Job Add(string name, string recipe, JsonObject request, int steps, int priority, int maxAttempts, Func<long, string> runFor, int ranks = 1)
     {
         using var c = Open();
         using var t = c.BeginTransaction(deferred: false);
         long id = (long)Scalar(c, """
-            INSERT INTO jobs (name, recipe, request, steps, priority, state, max_attempts, created, updated)
-            VALUES ($name, $recipe, $request, $steps, $priority, 'queued', $max, $now, $now) RETURNING id
-            """, t, ("$name", name), ("$recipe", recipe), ("$request", request.ToJsonString()), ("$steps", steps), ("$priority", priority), ("$max", maxAttempts), ("$now", Now()))!;
+            INSERT INTO jobs (name, recipe, request, steps, priority, state, max_attempts, created, updated, ranks)
+            VALUES ($name, $recipe, $request, $steps, $priority, 'queued', $max, $now, $now, $ranks) RETURNING id
+            """, t, ("$name", name), ("$recipe", recipe), ("$request", request.ToJsonString()), ("$steps", steps), ("$priority", priority), ("$max", maxAttempts), ("$now", Now()), ("$ranks", ranks))!;
         Exec(c, "UPDATE jobs SET run = $run WHERE id = $id", t, ("$run", runFor(id)), ("$id", id));
         t.Commit();
         return Get(id)!;
@@ -210,7 +215,7 @@ public sealed class JobStore
             jobs.Add(new Job
             {
                 Id = (long)r["id"], Name = (string)r["name"], Recipe = (string)r["recipe"], Request = (string)r["request"], Steps = (int)(long)r["steps"],
-                Priority = (int)(long)r["priority"], Run = (string)r["run"], State = (string)r["state"], Attempts = (int)(long)r["attempts"],
+                Priority = (int)(long)r["priority"], Ranks = (int)(long)r["ranks"], Run = (string)r["run"], State = (string)r["state"], Attempts = (int)(long)r["attempts"],
                 MaxAttempts = (int)(long)r["max_attempts"], ExitCode = (int?)L("exit_code"), Reason = S("reason"), Result = S("result"),
                 CancelRequested = (long)r["cancel_requested"] != 0, Pid = (int?)L("pid"), PidStart = L("pid_start"), BootId = S("boot_id"),
                 Instance = S("instance"), Created = D("created")!.Value, Started = D("started"), Finished = D("finished"),

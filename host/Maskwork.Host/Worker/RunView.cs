@@ -50,7 +50,7 @@ public static class RunView
         var last = points.Count > 0 ? points[^1] : null;
         var o = new JsonObject
         {
-            ["id"] = job.Id, ["name"] = job.Name, ["recipe"] = job.Recipe, ["state"] = job.State, ["attempts"] = job.Attempts,
+            ["id"] = job.Id, ["name"] = job.Name, ["recipe"] = job.Recipe, ["state"] = job.State, ["attempts"] = job.Attempts, ["ranks"] = job.Ranks,
             ["max_attempts"] = job.MaxAttempts, ["priority"] = job.Priority, ["steps"] = job.Steps, ["run"] = job.Run,
             ["exit_code"] = job.ExitCode, ["reason"] = job.Reason, ["cancel_requested"] = job.CancelRequested, ["pid"] = job.Pid,
             ["step"] = last?.Step ?? 0, ["loss"] = last?.Loss, ["steps_per_s"] = Math.Round(job.State == JobStates.Running ? StepsPerSecond(points) : 0, 3),

@@ -23,6 +23,10 @@ public sealed class WorkerOptions
     [Range(1, 256)]
     public int Concurrency { get; set; } = 1;
 
+    /// <summary>The most data-parallel ranks one job may ask for (each rank gets an equal share of the job's cores).</summary>
+    [Range(1, 256)]
+    public int MaxRanks { get; set; } = Math.Max(1, Environment.ProcessorCount);
+
     /// <summary>Starts a job gets before a crash (a kill by a signal) fails it for good.</summary>
     [Range(1, 100)]
     public int MaxAttempts { get; set; } = 3;

@@ -87,10 +87,10 @@ public static class WorkerServer
             var body = await ReadBounded(ctx.Request, options.MaxBodyBytes);
             if (body is null) return Error(400, $"the body is larger than {options.MaxBodyBytes} bytes");
             JobRequest request;
-            try { request = JobRequest.Validate(body, catalog, roots); }
+            try { request = JobRequest.Validate(body, catalog, roots, options.MaxRanks); }
             catch (BadRequestException e) { return Error(400, e.Message); }
             var job = store.Add(request.Name, request.Recipe, request.JobFile, request.Steps, request.Priority, options.MaxAttempts,
-                id => Path.Combine(Path.GetFullPath(runsRoot), "jobs", $"{id:D5}-{request.Name}"));
+                id => Path.Combine(Path.GetFullPath(runsRoot), "jobs", $"{id:D5}-{request.Name}"), request.Ranks);
             runner.Poke();
             return Results.Json(RunView.Json(job), statusCode: 201);
         });
