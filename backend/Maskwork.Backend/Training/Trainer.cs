@@ -43,6 +43,9 @@ public sealed record StepTimings(double Data, double Forward, double Backward, d
 {
     /// <summary>Of <see cref="Optimizer"/>: seconds in the gradient all-reduce across ranks (0 in one process).</summary>
     public double AllReduce { get; init; }
+
+    /// <summary>Seconds in teachers (<see cref="ITrainingHooks"/>): their forwards, a part of <see cref="Forward"/>, and EMA updates (0 without one).</summary>
+    public double Teacher { get; init; }
 }
 
 /// <summary>What one optimizer step did.</summary>
@@ -50,6 +53,12 @@ public sealed record StepReport(long Step, double Loss, double Lr, double GradNo
 {
     /// <summary>The step's time split.</summary>
     public StepTimings? Timings { get; init; }
+
+    /// <summary>The collapse guard's measure of the student's features this step, when the model has one (<see cref="CollapseGuard"/>).</summary>
+    public double? FeatureStd { get; init; }
+
+    /// <summary>Set from the step at which the student's features were found collapsed (<see cref="CollapseGuard"/>).</summary>
+    public string? CollapseWarning { get; init; }
 }
 
 /// <summary>Raised when too many consecutive steps had a non-finite loss; the last good state is checkpointed first.</summary>
@@ -70,6 +79,7 @@ public sealed class Trainer : IDisposable
     readonly Generator generator = new(0);
     readonly List<Generator> sliceGenerators = []; // one per slice when batches are split (slice i of step k seeded from (seed, k, i))
     readonly ICommunicator comm;
+    readonly ITrainingHooks[] hooks; // teachers and guards of the encoder or objective; usually none
     int consecutiveNonFinite;
     bool stopAgreed;
 
@@ -97,6 +107,7 @@ public sealed class Trainer : IDisposable
         // The learning rate scales with the effective batch, N·B.
         schedule = LrSchedule.From(comm.Size == 1 ? setup.Options : setup.Options with { Batch = setup.Options.Batch * comm.Size });
         Workers = ResolveWorkers(setup);
+        hooks = new object[] { setup.Parts.Encoder, setup.Parts.Objective }.OfType<ITrainingHooks>().Distinct().ToArray();
         if (comm.Size > 1)
         {
             // Every rank starts from rank 0's model (parameters are one flat buffer; buffers such as norm statistics one by one).
@@ -145,6 +156,9 @@ public sealed class Trainer : IDisposable
     public long Step { get; private set; }
     public long NonFiniteSteps { get; private set; }
     public long SamplesSeen { get; private set; }
+
+    /// <summary>The first collapse warning of the model's hooks (<see cref="CollapseGuard"/>), or null.</summary>
+    public string? CollapseWarning { get; private set; }
 
     /// <summary>Seconds the loop waited for data since construction.</summary>
     public double DataWaitSeconds { get; private set; }
@@ -334,10 +348,20 @@ public sealed class Trainer : IDisposable
             if (++consecutiveNonFinite >= setup.Options.MaxNonFiniteSteps) throw new NonFiniteLossException(Step, consecutiveNonFinite);
         }
         double optimizerS = Stopwatch.GetElapsedTime(tOpt).TotalSeconds;
+        double teacherS = 0;
+        double? featureStd = null;
+        foreach (var hook in hooks)
+        {
+            var notes = hook.AfterStep(new HookStep(Step, setup.Options.Steps, finite));
+            teacherS += notes.TeacherSeconds;
+            featureStd ??= notes.FeatureStd;
+            CollapseWarning ??= notes.CollapseWarning;
+        }
         double seconds = clock.Elapsed.TotalSeconds;
         return new StepReport(Step, finite ? lossSum : double.NaN, lr, gradNorm, !finite, samples / seconds, seconds)
         {
-            Timings = new StepTimings(dataS, forwardS, backwardS, optimizerS) { AllReduce = reduceS },
+            Timings = new StepTimings(dataS, forwardS, backwardS, optimizerS) { AllReduce = reduceS, Teacher = teacherS },
+            FeatureStd = featureStd, CollapseWarning = CollapseWarning,
         };
     }
 
@@ -347,6 +371,8 @@ public sealed class Trainer : IDisposable
         foreach (var (name, t) in Model.state_dict()) yield return ("model." + name, t);
         yield return ("optimizer.exp_avg", Optimizer.ExpAvg);
         yield return ("optimizer.exp_avg_sq", Optimizer.ExpAvgSq);
+        foreach (var hook in hooks)
+            foreach (var (name, t) in hook.CheckpointTensors()) yield return ("hooks." + name, t);
     }
 
     public CheckpointState State(long skippedSamples) => new()
@@ -368,6 +394,7 @@ public sealed class Trainer : IDisposable
             int savedWorld = Math.Max(1, state.WorldSize); // 0: written before the world size was recorded, by one process
             if (savedWorld != comm.Size && !setup.AllowWorldSizeChange) throw new WorldSizeMismatchException(path, savedWorld, comm.Size, setup.Options.Batch);
             Checkpoint.Restore(path, tensors, StateTensors());
+            foreach (var hook in hooks) hook.Restored(path);
             Step = state.Step;
             Optimizer.StepCount = state.OptimizerSteps;
             SamplesSeen = state.SamplesSeen;

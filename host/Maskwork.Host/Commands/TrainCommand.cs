@@ -178,7 +178,9 @@ public sealed class TrainCommand(Workspace workspace)
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        double lastLoss = double.NaN, samplesPerSecondSum = 0, allReduceSeconds = 0, stepSeconds = 0;
+        double lastLoss = double.NaN, samplesPerSecondSum = 0, allReduceSeconds = 0, stepSeconds = 0, teacherSeconds = 0;
+        double? featureStd = null; // the collapse guard's last measure (teacher recipes)
+        bool collapseLogged = false;
         long timedSteps = 0;
         bool replicasIdentical = true;
         double AverageSamplesPerSecond() => timedSteps > 0 ? samplesPerSecondSum / timedSteps : 0;
@@ -213,6 +215,14 @@ public sealed class TrainCommand(Workspace workspace)
             {
                 samplesPerSecondSum += report.SamplesPerSecond; timedSteps++;
                 allReduceSeconds += report.Timings?.AllReduce ?? 0; stepSeconds += report.Seconds;
+                teacherSeconds += report.Timings?.Teacher ?? 0;
+            }
+            featureStd = report.FeatureStd ?? featureStd;
+            if (report.CollapseWarning is { } collapse && !collapseLogged)
+            {
+                collapseLogged = true;
+                Log("collapse_warning: " + collapse);
+                if (writer) Console.Error.WriteLine($"warning at step {report.Step}: {collapse}");
             }
             if (!writer) return;
             {
@@ -227,6 +237,7 @@ public sealed class TrainCommand(Workspace workspace)
                     {
                         step = report.Step, loss = double.IsFinite(report.Loss) ? report.Loss : (double?)null, lr = report.Lr,
                         samples_per_s = Math.Round(report.SamplesPerSecond, 2), elapsed = Math.Round(clock.Elapsed.TotalSeconds, 3),
+                        feature_std = report.FeatureStd is { } fs ? Math.Round(fs, 4) : (double?)null,
                     });
                 }
                 progress?.Report(report.Step, $"loss {report.Loss:F4} · {report.SamplesPerSecond:F0} samples/s");
@@ -261,7 +272,8 @@ public sealed class TrainCommand(Workspace workspace)
                 new LossPlotOptions { Title = $"{recipe.Name} on {job.Data}: loss and learning rate" });
             RenderReconstructions(trainer.Model, trainer.Step, data.Samples, job.Seed, device, precision, run.Reconstructions);
             run.AppendLog($"stopped at step {trainer.Step}, loss {lastLoss:R}, {samplesPerSecond:F1} samples/s, {trainer.NonFiniteSteps} non-finite steps, {skipped} skipped samples, data wait {trainer.DataWaitSeconds:F2}s"
-                + (comm.Size > 1 ? $", {comm.Size} ranks, all-reduce {Share(allReduceSeconds, stepSeconds):P1} of the step" : ""));
+                + (comm.Size > 1 ? $", {comm.Size} ranks, all-reduce {Share(allReduceSeconds, stepSeconds):P1} of the step" : "")
+                + (teacherSeconds > 0 ? $", teacher {Share(teacherSeconds, stepSeconds):P1} of the step, feature std {featureStd:F3}" : ""));
 
             if (failure is not null)
             {
@@ -279,6 +291,8 @@ public sealed class TrainCommand(Workspace workspace)
                 data_wait_s = Math.Round(trainer.DataWaitSeconds, 3), interrupted,
                 world_size = comm.Size, dist = comm.Kind, global_batch = job.Train.Batch * comm.Size, replicas_identical = replicasIdentical,
                 allreduce_share = Math.Round(Share(allReduceSeconds, stepSeconds), 4),
+                teacher_share = Math.Round(Share(teacherSeconds, stepSeconds), 4), feature_std = featureStd is { } f ? Math.Round(f, 4) : (double?)null,
+                collapse_warning = trainer.CollapseWarning,
             }, () => $"run {run.Path}: {trainer.Step} steps, final loss {lastLoss:F4}, {samplesPerSecond:F1} samples/s{(comm.Size > 1 ? $" on {comm.Size} ranks" : "")}; pictures: {run.LossPlot}, {run.Reconstructions}");
             return interrupted ? Interrupted : 0;
         }

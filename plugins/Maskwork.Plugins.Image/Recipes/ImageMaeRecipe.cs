@@ -12,7 +12,7 @@ namespace Maskwork.Plugins.Image.Recipes;
 /// Model options of the image MAE recipes (JSON: snake_case, e.g. <c>--set model.mask_ratio=0.75</c>); the
 /// masker options are the backend's shared grid set (<c>model.masker</c>, <c>model.noise</c>, …).
 /// </summary>
-public sealed record ImageMaeOptions : GridMaskerOptions
+public record ImageMaeOptions : GridMaskerOptions
 {
     public ImageMaeOptions() => MaskRatio = 0.6;
 
