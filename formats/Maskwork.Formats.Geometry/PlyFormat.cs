@@ -158,28 +158,31 @@ public static partial class PlyFormat
         }
     }
 
+    /// <summary>One binary property value at <paramref name="pos"/> (advanced past it); a body that ends first is named as truncated.</summary>
+    static double ReadBinaryScalar(string file, byte[] bytes, ref int pos, Kind kind, bool bigEndian)
+    {
+        int size = Size(kind);
+        if (pos + size > bytes.Length) throw new GeometryFormatException(file, $"the binary body ends at byte {bytes.Length} before all declared elements were read (truncated)");
+        var s = bytes.AsSpan(pos, size);
+        pos += size;
+        return kind switch
+        {
+            Kind.Int8 => (sbyte)s[0],
+            Kind.UInt8 => s[0],
+            Kind.Int16 => bigEndian ? BinaryPrimitives.ReadInt16BigEndian(s) : BinaryPrimitives.ReadInt16LittleEndian(s),
+            Kind.UInt16 => bigEndian ? BinaryPrimitives.ReadUInt16BigEndian(s) : BinaryPrimitives.ReadUInt16LittleEndian(s),
+            Kind.Int32 => bigEndian ? BinaryPrimitives.ReadInt32BigEndian(s) : BinaryPrimitives.ReadInt32LittleEndian(s),
+            Kind.UInt32 => bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(s) : BinaryPrimitives.ReadUInt32LittleEndian(s),
+            Kind.Float32 => bigEndian ? BinaryPrimitives.ReadSingleBigEndian(s) : BinaryPrimitives.ReadSingleLittleEndian(s),
+            _ => bigEndian ? BinaryPrimitives.ReadDoubleBigEndian(s) : BinaryPrimitives.ReadDoubleLittleEndian(s),
+        };
+    }
+
     static void ReadBinary(string file, byte[] bytes, int offset, bool bigEndian, List<Element> elements, int vertexIndex,
         int[] target, bool[] colour, float[] values, int width)
     {
         int pos = offset;
-        double Next(Kind k)
-        {
-            int size = Size(k);
-            if (pos + size > bytes.Length) throw new GeometryFormatException(file, $"the binary body ends at byte {bytes.Length} before all declared elements were read (truncated)");
-            var s = bytes.AsSpan(pos, size);
-            pos += size;
-            return k switch
-            {
-                Kind.Int8 => (sbyte)s[0],
-                Kind.UInt8 => s[0],
-                Kind.Int16 => bigEndian ? BinaryPrimitives.ReadInt16BigEndian(s) : BinaryPrimitives.ReadInt16LittleEndian(s),
-                Kind.UInt16 => bigEndian ? BinaryPrimitives.ReadUInt16BigEndian(s) : BinaryPrimitives.ReadUInt16LittleEndian(s),
-                Kind.Int32 => bigEndian ? BinaryPrimitives.ReadInt32BigEndian(s) : BinaryPrimitives.ReadInt32LittleEndian(s),
-                Kind.UInt32 => bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(s) : BinaryPrimitives.ReadUInt32LittleEndian(s),
-                Kind.Float32 => bigEndian ? BinaryPrimitives.ReadSingleBigEndian(s) : BinaryPrimitives.ReadSingleLittleEndian(s),
-                _ => bigEndian ? BinaryPrimitives.ReadDoubleBigEndian(s) : BinaryPrimitives.ReadDoubleLittleEndian(s),
-            };
-        }
+        double Next(Kind k) => ReadBinaryScalar(file, bytes, ref pos, k, bigEndian);
         for (int e = 0; e <= vertexIndex; e++)
         {
             var element = elements[e];

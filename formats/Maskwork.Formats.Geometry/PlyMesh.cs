@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 
 namespace Maskwork.Formats.Geometry;
@@ -122,21 +121,7 @@ public static partial class PlyFormat
                 return double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? kind == Kind.Float32 ? (float)v : v
                     : throw new GeometryFormatException(file, $"line {number}: '{(t.Length > 24 ? t[..24] + "…" : t)}' is not a number");
             }
-            int size = Size(kind);
-            if (pos + size > bytes.Length) throw new GeometryFormatException(file, $"the binary body ends at byte {bytes.Length} before all declared elements were read (truncated)");
-            var s = bytes.AsSpan(pos, size);
-            pos += size;
-            return kind switch
-            {
-                Kind.Int8 => (sbyte)s[0],
-                Kind.UInt8 => s[0],
-                Kind.Int16 => bigEndian ? BinaryPrimitives.ReadInt16BigEndian(s) : BinaryPrimitives.ReadInt16LittleEndian(s),
-                Kind.UInt16 => bigEndian ? BinaryPrimitives.ReadUInt16BigEndian(s) : BinaryPrimitives.ReadUInt16LittleEndian(s),
-                Kind.Int32 => bigEndian ? BinaryPrimitives.ReadInt32BigEndian(s) : BinaryPrimitives.ReadInt32LittleEndian(s),
-                Kind.UInt32 => bigEndian ? BinaryPrimitives.ReadUInt32BigEndian(s) : BinaryPrimitives.ReadUInt32LittleEndian(s),
-                Kind.Float32 => bigEndian ? BinaryPrimitives.ReadSingleBigEndian(s) : BinaryPrimitives.ReadSingleLittleEndian(s),
-                _ => bigEndian ? BinaryPrimitives.ReadDoubleBigEndian(s) : BinaryPrimitives.ReadDoubleLittleEndian(s),
-            };
+            return ReadBinaryScalar(file, bytes, ref pos, kind, bigEndian);
         }
 
         public void Skip(Kind kind, long n)
