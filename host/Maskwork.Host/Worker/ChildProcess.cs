@@ -96,8 +96,7 @@ public static class ChildProcess
             if (!int.TryParse(Path.GetFileName(dir), out int pid) || pid == sid) continue;
             try
             {
-                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // state ppid pgrp session …
+                var fields = StatFields(pid); // state ppid pgrp session …
                 if (int.Parse(fields[3], System.Globalization.CultureInfo.InvariantCulture) == sid && int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture) != sid)
                     any |= kill(pid, signal) == 0;
             }
@@ -122,13 +121,18 @@ public static class ChildProcess
     {
         try
         {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            // Fields after the command name, which is in parentheses and may itself hold spaces or parentheses.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var fields = StatFields(pid);
             if (fields[0] is "Z" or "X") return null;
             return new ProcessIdentity(pid, long.Parse(fields[19], System.Globalization.CultureInfo.InvariantCulture), BootId);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException) { return null; }
+    }
+
+    /// <summary>/proc/PID/stat's fields after the command name (state first), which is in parentheses and may itself hold spaces or parentheses.</summary>
+    static string[] StatFields(int pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     /// <summary>True when a live process has the identity recorded and carries <paramref name="marker"/> in its environment.</summary>
