@@ -5,11 +5,11 @@ using Maskwork.Plugins.VisionLanguage.Text;
 
 namespace Maskwork.Plugins.VisionLanguage;
 
-/// <summary>Language–vision: captioned-image readers, the <c>vl/text</c> caption tokenizer, M3AE.</summary>
+/// <summary>Language–vision: captioned-image readers, the <c>vl/text</c> caption tokenizer, M3AE and MultiMAE.</summary>
 public sealed class VisionLanguagePlugin : IModalityPlugin
 {
     public PluginInfo Info { get; } = new("vl", typeof(VisionLanguagePlugin).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
-        "Language–vision: Tux Paint stamps and image-text pairs (image, alpha, caption parts), GPT-2 BPE captions on a compact vocabulary, M3AE.");
+        "Language–vision: Tux Paint stamps and image-text pairs (image, alpha, caption parts), GPT-2 BPE captions on a compact vocabulary, M3AE, MultiMAE (RGB + alpha + caption).");
 
     public void Register(IComponentRegistry registry)
     {
@@ -19,5 +19,6 @@ public sealed class VisionLanguagePlugin : IModalityPlugin
             "images with captions: a folder of images with same-named .txt files, or a CSV (path,caption[,category]) / JSONL list; parts image, alpha, text"));
         registry.AddTokenizer(new TextTokenizerFactory());
         registry.AddRecipe(new M3aeRecipe());
+        registry.AddRecipe(new MultiMaeRecipe());
     }
 }

@@ -21,13 +21,15 @@ namespace Maskwork.Bench.Cases;
 /// caption; the control ranks by the loss with the image fully masked (the same ranking for every image), and chance is
 /// K/N; (2) an image-only linear probe on the category (frozen mean-pooled encoder features of the image alone) for
 /// <c>vl/m3ae</c> against <c>image/mae</c> trained on exactly the same images (<c>data.part=image</c>) with the same
-/// steps, batch, patch size and mask ratio, and the random-init encoder. MultiMAE (silhouette IoU) is not built yet:
-/// those keys are null. Numbers are means over the seeds (per-seed values in <c>per_seed</c>).
+/// steps, batch, patch size and mask ratio, and the random-init encoder. (3) <c>vl/multimae</c> (RGB + alpha + caption, Dirichlet budget) with the same steps and batch:
+/// silhouette IoU from RGB alone (alpha and caption fully masked) against a colour-threshold baseline (border-median
+/// background, threshold fitted on the training images), and caption-token accuracy with RGB and alpha fully shown
+/// against fully hidden. <c>--run</c> picks the pieces (m3ae,mae,multimae); keys of pieces not run are null. Numbers are means over the seeds (per-seed values in <c>per_seed</c>).
 /// </summary>
 public sealed class VlEvalCase : IBenchCase
 {
     public string Name => "vl-eval";
-    public string Summary => "vl/m3ae on Tux Paint stamps: caption retrieval by reconstruction loss vs masked image / chance; image probe vs image/mae; 2 seeds";
+    public string Summary => "vl/m3ae and vl/multimae on Tux Paint stamps: caption retrieval vs masked image / chance; image probe vs image/mae; silhouette IoU vs colour threshold; 2 seeds";
 
     public async Task<int> RunAsync(BenchArgs args)
     {
@@ -36,8 +38,15 @@ public sealed class VlEvalCase : IBenchCase
         int steps = args.Int("steps", 1500), batch = args.Int("batch", 64);
         var seeds = args.String("seeds", "0,1").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 2));
+        var run = args.String("run", "m3ae,mae,multimae").Split(',').ToHashSet(StringComparer.Ordinal);
+        if (run.Except(["m3ae", "mae", "multimae"]).FirstOrDefault() is { } unknown) { Console.Error.WriteLine($"--run takes m3ae, mae, multimae (comma-separated), got '{unknown}'"); return 1; }
         var recipe = new M3aeRecipe();
-        var options = (M3aeOptions)recipe.DefaultOptions with { TextWeight = args.Double("text-weight", 0.1) };
+        var options = (M3aeOptions)recipe.DefaultOptions with
+        {
+            TextWeight = args.Double("text-weight", 0.1), TextMaskRatio = args.Double("text-mask", 0.75), ImageMaskRatio = args.Double("image-mask", 0.75),
+        };
+        var multiRecipe = new MultiMaeRecipe();
+        var multiOptions = (MultiMaeOptions)multiRecipe.DefaultOptions with { Budget = args.Int("budget", 32) };
         var spec = new DataSpec("tuxpaint-stamps", root) { Options = recipe.DataOptions(options) };
         var clock = Stopwatch.StartNew();
         var issues = new DataIssueLog();
@@ -54,52 +63,75 @@ public sealed class VlEvalCase : IBenchCase
         {
             var row = new Dictionary<string, double>();
             var context = new BuildContext(CPU, spec with { Split = "train" }) { Tokenizers = new Catalog() };
-            var seedClock = Stopwatch.StartNew();
-            manual_seed(seed);
-            var random = recipe.Build(options, context);
-            manual_seed(seed);
-            var parts = recipe.Build(options, context);
-            var (first, last) = Train(recipe.Name, parts, trainOptions, seed, trainSet, seedClock);
-            row["m3ae_train_s"] = seedClock.Elapsed.TotalSeconds; row["m3ae_first_loss"] = first; row["m3ae_last_loss"] = last;
-            ((TorchSharp.torch.nn.Module)random.Encoder).eval();
-
-            var r = Retrieval(parts, testSet);
-            foreach (var (k, v) in r) row[k] = v;
-            Console.Error.WriteLine($"  seed {seed} retrieval: R@1 {r["recall_at_1"]:P1} R@5 {r["recall_at_5"]:P1} R@10 {r["recall_at_10"]:P1}, masked image R@5 {r["masked_image_recall_at_5"]:P1}, chance {r["chance_recall_at_5"]:P1} ({clock.Elapsed.TotalSeconds:F0}s)");
-            if (seed == seeds[0]) Picture(parts, testSet, args.String("picture", "vl-eval-reconstructions.png"));
-
-            row["m3ae_probe_accuracy"] = ProbeAccuracy(parts, trainSet, trainY, testSet, testY, seed);
-            row["random_probe_accuracy"] = ProbeAccuracy(random, trainSet, trainY, testSet, testY, seed);
-
-            // image/mae on the same images (the image part as an ordinary sample), same steps, batch, patch and mask ratio.
-            var maeRecipe = new ImageMaeRecipe("image/mae", "", block: false);
-            var maeOptions = (ImageMaeOptions)maeRecipe.DefaultOptions with
+            if (run.Contains("m3ae"))
             {
-                Size = options.Size, Channels = 3, Patch = options.Patch, Mean = options.Mean, Std = options.Std, MaskRatio = options.ImageMaskRatio,
-                EncoderDim = options.EncoderDim, EncoderDepth = options.EncoderDepth, EncoderHeads = options.EncoderHeads,
-                DecoderDim = options.DecoderDim, DecoderDepth = options.DecoderDepth, DecoderHeads = options.DecoderHeads,
-            };
-            var images = (List<Sample> set) => set.Select(s => ((MultiPartSample)s).Part("image")).ToList();
-            var maeClock = Stopwatch.StartNew();
-            manual_seed(seed);
-            var mae = maeRecipe.Build(maeOptions, new BuildContext(CPU, spec with { Split = "train" }));
-            var (maeFirst, maeLast) = Train(maeRecipe.Name, mae, maeRecipe.Training with { Steps = steps, Batch = batch, CheckpointEvery = steps + 1, BaseLr = recipe.Training.BaseLr }, seed, images(trainSet), maeClock);
-            row["mae_train_s"] = maeClock.Elapsed.TotalSeconds; row["mae_first_loss"] = maeFirst; row["mae_last_loss"] = maeLast;
-            row["mae_probe_accuracy"] = ProbeAccuracy(mae, images(trainSet), trainY, images(testSet), testY, seed);
-            Console.Error.WriteLine($"  seed {seed} probe: m3ae {row["m3ae_probe_accuracy"]:P1}, image/mae {row["mae_probe_accuracy"]:P1}, random init {row["random_probe_accuracy"]:P1} ({clock.Elapsed.TotalSeconds:F0}s)");
+                var seedClock = Stopwatch.StartNew();
+                manual_seed(seed);
+                var random = recipe.Build(options, context);
+                manual_seed(seed);
+                var parts = recipe.Build(options, context);
+                var (first, last) = Train(recipe.Name, parts, trainOptions, seed, trainSet, seedClock);
+                row["m3ae_train_s"] = seedClock.Elapsed.TotalSeconds; row["m3ae_first_loss"] = first; row["m3ae_last_loss"] = last;
+                ((TorchSharp.torch.nn.Module)random.Encoder).eval();
+
+                var r = Retrieval(parts, testSet);
+                foreach (var (k, v) in r) row[k] = v;
+                Console.Error.WriteLine($"  seed {seed} retrieval: R@1 {r["recall_at_1"]:P1} R@5 {r["recall_at_5"]:P1} R@10 {r["recall_at_10"]:P1}, masked image R@5 {r["masked_image_recall_at_5"]:P1}, chance {r["chance_recall_at_5"]:P1} ({clock.Elapsed.TotalSeconds:F0}s)");
+                if (seed == seeds[0]) Picture(parts, testSet, args.String("picture", "vl-eval-reconstructions.png"));
+
+                row["m3ae_probe_accuracy"] = ProbeAccuracy(parts, trainSet, trainY, testSet, testY, seed);
+                row["random_probe_accuracy"] = ProbeAccuracy(random, trainSet, trainY, testSet, testY, seed);
+
+            }
+            if (run.Contains("mae"))
+            {
+                // image/mae on the same images (the image part as an ordinary sample), same steps, batch, patch and mask ratio.
+                var maeRecipe = new ImageMaeRecipe("image/mae", "", block: false);
+                var maeOptions = (ImageMaeOptions)maeRecipe.DefaultOptions with
+                {
+                    Size = options.Size, Channels = 3, Patch = options.Patch, Mean = options.Mean, Std = options.Std, MaskRatio = options.ImageMaskRatio,
+                    EncoderDim = options.EncoderDim, EncoderDepth = options.EncoderDepth, EncoderHeads = options.EncoderHeads,
+                    DecoderDim = options.DecoderDim, DecoderDepth = options.DecoderDepth, DecoderHeads = options.DecoderHeads,
+                };
+                var images = (List<Sample> set) => set.Select(s => ((MultiPartSample)s).Part("image")).ToList();
+                var maeClock = Stopwatch.StartNew();
+                manual_seed(seed);
+                var mae = maeRecipe.Build(maeOptions, new BuildContext(CPU, spec with { Split = "train" }));
+                var (maeFirst, maeLast) = Train(maeRecipe.Name, mae, maeRecipe.Training with { Steps = steps, Batch = batch, CheckpointEvery = steps + 1, BaseLr = recipe.Training.BaseLr }, seed, images(trainSet), maeClock);
+                row["mae_train_s"] = maeClock.Elapsed.TotalSeconds; row["mae_first_loss"] = maeFirst; row["mae_last_loss"] = maeLast;
+                row["mae_probe_accuracy"] = ProbeAccuracy(mae, images(trainSet), trainY, images(testSet), testY, seed);
+                Console.Error.WriteLine($"  seed {seed} probe: m3ae {row["m3ae_probe_accuracy"]:P1}, image/mae {row["mae_probe_accuracy"]:P1}, random init {row["random_probe_accuracy"]:P1} ({clock.Elapsed.TotalSeconds:F0}s)");
+            }
+            if (run.Contains("multimae"))
+            {
+                var multiClock = Stopwatch.StartNew();
+                manual_seed(seed);
+                var multi = multiRecipe.Build(multiOptions, context);
+                var (mFirst, mLast) = Train(multiRecipe.Name, multi, multiRecipe.Training with { Steps = steps, Batch = batch, CheckpointEvery = steps + 1 }, seed, trainSet, multiClock);
+                row["multimae_train_s"] = multiClock.Elapsed.TotalSeconds; row["multimae_first_loss"] = mFirst; row["multimae_last_loss"] = mLast;
+                row["silhouette_iou"] = SilhouetteIou(multi, testSet);
+                double threshold = ColourThreshold.Fit(trainSet);
+                row["baseline_silhouette_iou"] = ColourThreshold.Iou(testSet, threshold);
+                row["baseline_threshold"] = threshold;
+                row["caption_token_accuracy"] = CaptionTokenAccuracy(multi, testSet, imageShown: true);
+                row["caption_token_accuracy_without_image"] = CaptionTokenAccuracy(multi, testSet, imageShown: false);
+                Console.Error.WriteLine($"  seed {seed} multimae: silhouette IoU {row["silhouette_iou"]:F3} vs colour threshold {row["baseline_silhouette_iou"]:F3} (t={threshold:F2}); caption tokens {row["caption_token_accuracy"]:P1} with the image, {row["caption_token_accuracy_without_image"]:P1} without ({clock.Elapsed.TotalSeconds:F0}s)");
+                if (seed == seeds[0]) Picture(multi, testSet, args.String("multimae-picture", "vl-eval-multimae.png"));
+            }
             perSeed.Add(row);
         }
 
-        double Mean(string key) => perSeed.Average(r => r[key]);
+        double? Mean(string key) => perSeed.All(r => r.ContainsKey(key)) ? perSeed.Average(r => r[key]) : null;
         BenchArgs.Emit(new
         {
             @case = Name, seeds, steps, batch, train_pairs = trainSet.Count, test_pairs = testSet.Count, skipped = issues.Count,
-            text_weight = options.TextWeight,
+            run = run.Order().ToArray(), text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget,
             recall_at_1 = Mean("recall_at_1"), recall_at_5 = Mean("recall_at_5"), recall_at_10 = Mean("recall_at_10"),
             masked_image_recall_at_5 = Mean("masked_image_recall_at_5"), chance_recall_at_5 = Mean("chance_recall_at_5"),
             m3ae_probe_accuracy = Mean("m3ae_probe_accuracy"), mae_probe_accuracy = Mean("mae_probe_accuracy"), random_probe_accuracy = Mean("random_probe_accuracy"),
-            silhouette_iou = (double?)null, baseline_silhouette_iou = (double?)null, multimae = "not built (vl/multimae is missing)",
-            m3ae_train_s = Mean("m3ae_train_s"), mae_train_s = Mean("mae_train_s"), wall_s = clock.Elapsed.TotalSeconds,
+            silhouette_iou = Mean("silhouette_iou"), baseline_silhouette_iou = Mean("baseline_silhouette_iou"),
+            caption_token_accuracy = Mean("caption_token_accuracy"), caption_token_accuracy_without_image = Mean("caption_token_accuracy_without_image"),
+            m3ae_train_s = Mean("m3ae_train_s"), mae_train_s = Mean("mae_train_s"), multimae_train_s = Mean("multimae_train_s"), wall_s = clock.Elapsed.TotalSeconds,
             per_seed = perSeed,
         });
         return 0;
@@ -214,6 +246,116 @@ public sealed class VlEvalCase : IBenchCase
         var (h, w, rgb) = parts.Renderer!.Render(tokens, plan, result.Reconstruction!, parts.Tokenizer);
         new RgbImage(w, h, rgb).SavePng(path);
         Console.Error.WriteLine($"  wrote {Path.GetFullPath(path)}");
+    }
+
+    static MaskPlan Hide(long b, long n) => MaskPlan.FromDense(ones(b, n, dtype: ScalarType.Bool));
+
+    /// <summary>MultiMAE's silhouette from RGB alone (alpha and caption fully masked): mean IoU of predicted alpha &gt; 0.5 against alpha &gt; 0.5.</summary>
+    static double SilhouetteIou(ModelParts parts, List<Sample> test)
+    {
+        var objective = (MultiMaeObjective)parts.Objective;
+        var tokenizer = (Maskwork.Backend.Tokenization.PartsTokenizer)parts.Tokenizer;
+        double sum = 0;
+        foreach (var chunk in test.Chunk(128))
+        {
+            using var scope = NewDisposeScope();
+            var tokens = parts.Tokenizer.Tokenize(chunk, CPU);
+            var alpha = tokens.Parts!["alpha"];
+            long b = tokens.BatchSize;
+            var none = MaskPlan.None(b, tokens.TokenCount, CPU);
+            var plan = none with { Parts = new Dictionary<string, MaskPlan> { ["image"] = none, ["alpha"] = Hide(b, alpha.TokenCount), ["text"] = Hide(b, tokens.Parts["text"].TokenCount) } };
+            MultiMaePrediction p;
+            using (no_grad()) p = objective.Predict(tokens, plan, parts.Encoder.Encode(tokens, plan), out _);
+            var predicted = tokenizer["alpha"].Detokenize(p.AlphaLogits.sigmoid(), alpha).gt(0.5).reshape(b, -1);
+            var truth = tokenizer["alpha"].Detokenize(alpha.Tokens, alpha).gt(0.5).reshape(b, -1);
+            var inter = predicted.logical_and(truth).sum(1).to_type(ScalarType.Float64);
+            var union = predicted.logical_or(truth).sum(1).to_type(ScalarType.Float64);
+            sum += where(union.gt(0), inter.div(union.clamp_min(1)), ones_like(union)).sum().item<double>();
+        }
+        return sum / test.Count;
+    }
+
+    /// <summary>MultiMAE's caption-token accuracy: every real caption token hidden once over <see cref="Masks"/> interleaved masks, with RGB and alpha fully shown or fully hidden.</summary>
+    static double CaptionTokenAccuracy(ModelParts parts, List<Sample> test, bool imageShown)
+    {
+        var objective = (MultiMaeObjective)parts.Objective;
+        long right = 0, hiddenTotal = 0;
+        foreach (var chunk in test.Chunk(128))
+        {
+            using var scope = NewDisposeScope();
+            var tokens = parts.Tokenizer.Tokenize(chunk, CPU);
+            var text = tokens.Parts!["text"];
+            long b = tokens.BatchSize, ni = tokens.TokenCount, na = tokens.Parts["alpha"].TokenCount, nt = text.TokenCount;
+            var real = text.Padding!.logical_not();
+            var ids = text.Tokens.squeeze(-1);
+            for (int k = 0; k < Masks; k++)
+            {
+                var hide = arange(nt, dtype: ScalarType.Int64).remainder(Masks).eq(k).unsqueeze(0).logical_and(real);
+                var image = imageShown ? MaskPlan.None(b, ni, CPU) : Hide(b, ni);
+                var alpha = imageShown ? MaskPlan.None(b, na, CPU) : Hide(b, na);
+                var plan = image with { Parts = new Dictionary<string, MaskPlan> { ["image"] = image, ["alpha"] = alpha, ["text"] = MaskPlan.FromDense(hide) } };
+                MultiMaePrediction p;
+                using (no_grad()) p = objective.Predict(tokens, plan, parts.Encoder.Encode(tokens, plan), out _);
+                right += p.TextLogits.argmax(-1).eq(ids).logical_and(hide).sum().item<long>();
+                hiddenTotal += hide.sum().item<long>();
+            }
+        }
+        return right / (double)Math.Max(1, hiddenTotal);
+    }
+
+    /// <summary>
+    /// The colour-threshold silhouette baseline: the background is the per-channel median of the image's border pixels, a
+    /// pixel is foreground when some channel differs from it by more than a threshold, the threshold the one of a grid that
+    /// maximises mean IoU on the training images.
+    /// </summary>
+    static class ColourThreshold
+    {
+        static readonly double[] Grid = [.. Enumerable.Range(1, 40).Select(i => i * 0.0125)];
+
+        public static double Fit(List<Sample> train)
+        {
+            double best = -1, threshold = Grid[0];
+            foreach (double t in Grid)
+            {
+                double iou = Iou(train, t);
+                if (iou > best) { best = iou; threshold = t; }
+            }
+            return threshold;
+        }
+
+        public static double Iou(List<Sample> set, double threshold)
+        {
+            double sum = 0;
+            foreach (var s in set)
+            {
+                var m = (MultiPartSample)s;
+                var rgb = m.Parts["image"].Values;
+                var alpha = m.Parts["alpha"].Values;
+                int size = m.Parts["image"].Shape[1], n = size * size;
+                var bg = new float[3];
+                for (int c = 0; c < 3; c++)
+                {
+                    var border = new List<float>();
+                    for (int i = 0; i < size; i++)
+                    {
+                        border.Add(rgb[c * n + i]); border.Add(rgb[c * n + (size - 1) * size + i]);
+                        border.Add(rgb[c * n + i * size]); border.Add(rgb[c * n + i * size + size - 1]);
+                    }
+                    border.Sort();
+                    bg[c] = border[border.Count / 2];
+                }
+                int inter = 0, union = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    double d = Math.Max(Math.Abs(rgb[i] - bg[0]), Math.Max(Math.Abs(rgb[n + i] - bg[1]), Math.Abs(rgb[2 * n + i] - bg[2])));
+                    bool p = d > threshold, t = alpha[i] > 0.5f;
+                    if (p && t) inter++;
+                    if (p || t) union++;
+                }
+                sum += union == 0 ? 1 : inter / (double)union;
+            }
+            return sum / Math.Max(1, set.Count);
+        }
     }
 
     static Tensor MaskRandomKeys(List<Sample> samples) => tensor(Enumerable.Range(0, samples.Count).Select(i => (long)i).ToArray());

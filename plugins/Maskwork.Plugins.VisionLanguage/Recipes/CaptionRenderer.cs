@@ -42,34 +42,40 @@ public sealed class CaptionRenderer(TextTokenizer text, M3aeObjective objective,
             var row = ids[i].data<long>().ToArray();
             var shown = shownText[i].data<bool>().ToArray();
             var guess = predicted is not null && predicted.shape[0] == b ? predicted[i].data<long>().ToArray() : null;
-            var seen = new System.Text.StringBuilder();
-            var filled = new System.Text.StringBuilder();
-            int hiddenCount = 0, right = 0;
-            for (int j = 0; j < row.Length; j++)
-            {
-                if (row[j] == Vocabulary.Pad) continue;
-                string piece = text.Vocabulary.Piece((int)row[j]);
-                if (shown[j]) { seen.Append(piece); filled.Append(piece); continue; }
-                hiddenCount++;
-                seen.Append(piece.StartsWith(' ') ? " ▢" : "▢");
-                string g = guess is null ? "?" : text.Vocabulary.Piece((int)guess[j]);
-                if (guess is not null && guess[j] == row[j]) right++;
-                filled.Append(piece.StartsWith(' ') ? " " : "").Append('[').Append(g.Trim()).Append(']');
-            }
-            sheet[i, 3] = TextTile([
-                "read:  " + text.Vocabulary.Decode(row.Select(v => (int)v)).Trim(),
-                "seen:  " + seen.ToString().Trim(),
-                "guess: " + filled.ToString().Trim(),
-                $"{right} of {hiddenCount} hidden tokens right",
-            ]);
+            sheet[i, 3] = TextTile(CaptionLines(text, row, shown, guess));
         }
         sheet.Legend.Add(new LegendEntry("hidden from the encoder", Color.MaskGrey));
         var picture = sheet.Render();
         return (picture.Height, picture.Width, picture.Pixels);
     }
 
+    /// <summary>The caption as read, as the encoder saw it (hidden tokens ▢), with the predicted words in the hidden places, and the count right.</summary>
+    internal static string[] CaptionLines(TextTokenizer text, long[] row, bool[] shown, long[]? guess)
+    {
+        var seen = new System.Text.StringBuilder();
+        var filled = new System.Text.StringBuilder();
+        int hiddenCount = 0, right = 0;
+        for (int j = 0; j < row.Length; j++)
+        {
+            if (row[j] == Vocabulary.Pad) continue;
+            string piece = text.Vocabulary.Piece((int)row[j]);
+            if (shown[j]) { seen.Append(piece); filled.Append(piece); continue; }
+            hiddenCount++;
+            seen.Append(piece.StartsWith(' ') ? " ▢" : "▢");
+            string g = guess is null ? "?" : text.Vocabulary.Piece((int)guess[j]);
+            if (guess is not null && guess[j] == row[j]) right++;
+            filled.Append(piece.StartsWith(' ') ? " " : "").Append('[').Append(g.Trim()).Append(']');
+        }
+        return [
+            "read:  " + text.Vocabulary.Decode(row.Select(v => (int)v)).Trim(),
+            "seen:  " + seen.ToString().Trim(),
+            "guess: " + filled.ToString().Trim(),
+            $"{right} of {hiddenCount} hidden tokens right",
+        ];
+    }
+
     /// <summary>Lines of text as a tile: a sheet of one-pixel cells whose row labels are the lines.</summary>
-    static RgbImage TextTile(IReadOnlyList<string> lines)
+    internal static RgbImage TextTile(IReadOnlyList<string> lines)
     {
         var tile = new Sheet(lines.Count, 1) { Gap = 2 };
         for (int i = 0; i < lines.Count; i++) { tile.RowLabels[i] = lines[i]; tile[i, 0] = new RgbImage(1, 1, Color.White); }
