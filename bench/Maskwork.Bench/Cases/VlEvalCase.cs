@@ -46,7 +46,10 @@ public sealed class VlEvalCase : IBenchCase
             TextWeight = args.Double("text-weight", 0.1), TextMaskRatio = args.Double("text-mask", 0.75), ImageMaskRatio = args.Double("image-mask", 0.75),
         };
         var multiRecipe = new MultiMaeRecipe();
-        var multiOptions = (MultiMaeOptions)multiRecipe.DefaultOptions with { Budget = args.Int("budget", 32) };
+        var multiDefaults = (MultiMaeOptions)multiRecipe.DefaultOptions;
+        var multiOptions = multiDefaults with { Budget = args.Int("budget", multiDefaults.Budget), SampleSubsets = args.String("subsets", multiDefaults.SampleSubsets ? "true" : "false") == "true",
+            AlphaWeight = args.Double("alpha-weight", multiDefaults.AlphaWeight),
+        };
         var spec = new DataSpec("tuxpaint-stamps", root) { Options = recipe.DataOptions(options) };
         var clock = Stopwatch.StartNew();
         var issues = new DataIssueLog();
@@ -125,7 +128,7 @@ public sealed class VlEvalCase : IBenchCase
         BenchArgs.Emit(new
         {
             @case = Name, seeds, steps, batch, train_pairs = trainSet.Count, test_pairs = testSet.Count, skipped = issues.Count,
-            run = run.Order().ToArray(), text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget,
+            run = run.Order().ToArray(), text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget, subsets = multiOptions.SampleSubsets, alpha_weight = multiOptions.AlphaWeight,
             recall_at_1 = Mean("recall_at_1"), recall_at_5 = Mean("recall_at_5"), recall_at_10 = Mean("recall_at_10"),
             masked_image_recall_at_5 = Mean("masked_image_recall_at_5"), chance_recall_at_5 = Mean("chance_recall_at_5"),
             m3ae_probe_accuracy = Mean("m3ae_probe_accuracy"), mae_probe_accuracy = Mean("mae_probe_accuracy"), random_probe_accuracy = Mean("random_probe_accuracy"),
@@ -314,47 +317,51 @@ public sealed class VlEvalCase : IBenchCase
 
         public static double Fit(List<Sample> train)
         {
-            double best = -1, threshold = Grid[0];
-            foreach (double t in Grid)
-            {
-                double iou = Iou(train, t);
-                if (iou > best) { best = iou; threshold = t; }
-            }
-            return threshold;
+            var pixels = train.Select(Distances).ToList();
+            return Grid.OrderByDescending(t => pixels.Average(p => Iou(p, t))).ThenBy(t => t).First();
         }
 
-        public static double Iou(List<Sample> set, double threshold)
+        public static double Iou(List<Sample> set, double threshold) => set.Select(Distances).Average(p => Iou(p, threshold));
+
+        /// <summary>Each pixel's largest channel distance from the border-median background, and whether alpha &gt; 0.5.</summary>
+        static (float[] Distance, bool[] Truth) Distances(Sample s)
         {
-            double sum = 0;
-            foreach (var s in set)
+            var m = (MultiPartSample)s;
+            var rgb = m.Parts["image"].Values;
+            var alpha = m.Parts["alpha"].Values;
+            int size = m.Parts["image"].Shape[1], n = size * size;
+            var bg = new float[3];
+            for (int c = 0; c < 3; c++)
             {
-                var m = (MultiPartSample)s;
-                var rgb = m.Parts["image"].Values;
-                var alpha = m.Parts["alpha"].Values;
-                int size = m.Parts["image"].Shape[1], n = size * size;
-                var bg = new float[3];
-                for (int c = 0; c < 3; c++)
+                var border = new List<float>();
+                for (int i = 0; i < size; i++)
                 {
-                    var border = new List<float>();
-                    for (int i = 0; i < size; i++)
-                    {
-                        border.Add(rgb[c * n + i]); border.Add(rgb[c * n + (size - 1) * size + i]);
-                        border.Add(rgb[c * n + i * size]); border.Add(rgb[c * n + i * size + size - 1]);
-                    }
-                    border.Sort();
-                    bg[c] = border[border.Count / 2];
+                    border.Add(rgb[c * n + i]); border.Add(rgb[c * n + (size - 1) * size + i]);
+                    border.Add(rgb[c * n + i * size]); border.Add(rgb[c * n + i * size + size - 1]);
                 }
-                int inter = 0, union = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    double d = Math.Max(Math.Abs(rgb[i] - bg[0]), Math.Max(Math.Abs(rgb[n + i] - bg[1]), Math.Abs(rgb[2 * n + i] - bg[2])));
-                    bool p = d > threshold, t = alpha[i] > 0.5f;
-                    if (p && t) inter++;
-                    if (p || t) union++;
-                }
-                sum += union == 0 ? 1 : inter / (double)union;
+                border.Sort();
+                bg[c] = border[border.Count / 2];
             }
-            return sum / Math.Max(1, set.Count);
+            var d = new float[n];
+            var truth = new bool[n];
+            for (int i = 0; i < n; i++)
+            {
+                d[i] = Math.Max(Math.Abs(rgb[i] - bg[0]), Math.Max(Math.Abs(rgb[n + i] - bg[1]), Math.Abs(rgb[2 * n + i] - bg[2])));
+                truth[i] = alpha[i] > 0.5f;
+            }
+            return (d, truth);
+        }
+
+        static double Iou((float[] Distance, bool[] Truth) p, double threshold)
+        {
+            int inter = 0, union = 0;
+            for (int i = 0; i < p.Distance.Length; i++)
+            {
+                bool f = p.Distance[i] > threshold, t = p.Truth[i];
+                if (f && t) inter++;
+                if (f || t) union++;
+            }
+            return union == 0 ? 1 : inter / (double)union;
         }
     }
 

@@ -21,12 +21,12 @@ public sealed record MultiMaeOptions
     public float[] Std { get; init; } = [0.3f, 0.3f, 0.3f];
     [Description("caption tokens per sample: longer captions are truncated, shorter padded")]
     public int TextLength { get; init; } = 16;
-    [Description("visible tokens per sample K, split over RGB, alpha and caption by a Dirichlet draw (MultiMAE: 98 of 588; here 64+64+16 tokens)")]
-    public int Budget { get; init; } = 32;
+    [Description("visible tokens per sample K, split over RGB, alpha and caption by a Dirichlet draw (MultiMAE: 98 of 588; here of 64+64+16 tokens)")]
+    public int Budget { get; init; } = 64;
     [Description("Dirichlet concentration α per part (image, alpha, text); MultiMAE: 1")]
     public double[] Alphas { get; init; } = [1, 1, 1];
-    [Description("draw a random non-empty subset of the parts per sample to receive the budget")]
-    public bool SampleSubsets { get; init; }
+    [Description("draw a random non-empty subset of the parts per sample to receive the budget (on here: a caption has ~5 real tokens, so without it the caption is nearly always fully visible, and alpha is never hidden outright as in the silhouette-from-RGB evaluation)")]
+    public bool SampleSubsets { get; init; } = true;
     [Description("alpha loss: bce (binary cross-entropy on logits) or mse (on sigmoid)")]
     public string AlphaLoss { get; init; } = "bce";
     [Description("weight of the RGB MSE in the summed loss")]
