@@ -172,11 +172,13 @@ cli.Verb(jobs, "submit", "Queue a pretraining job: the pretrain options; prints 
     VerbBuilder.AtLeast(steps, 1);
     VerbBuilder.AtLeast(ranks, 1);
     VerbBuilder.AtLeast(batch, 1);
-    return (p, ctx, ct) => ctx.Get<JobsCommands>().SubmitAsync(new SubmitArgs
+    return (p, ctx, ct) => ctx.Get<JobsCommands>().SubmitAsync(new SubmitArgs(new PretrainArgs
     {
         Recipe = p.GetValue(recipe), Data = p.GetValue(data), Config = p.GetValue(config), Steps = p.GetValue(steps), Batch = p.GetValue(batch),
-        Device = p.GetValue(device), Precision = p.GetValue(precision), Seed = p.GetValue(seed), Sets = p.GetValue(sets) ?? [], Name = p.GetValue(name), Priority = p.GetValue(priority),
-        Ranks = p.GetValue(ranks),
+        Device = p.GetValue(device), Precision = p.GetValue(precision), Seed = p.GetValue(seed), Sets = p.GetValue(sets) ?? [],
+    })
+    {
+        Name = p.GetValue(name), Priority = p.GetValue(priority), Ranks = p.GetValue(ranks),
     }, p.GetValue(server), ctx.Output, ct);
 });
 

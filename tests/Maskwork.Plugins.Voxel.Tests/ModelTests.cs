@@ -1,5 +1,6 @@
 using Maskwork.Abstractions;
 using Maskwork.Backend.Data;
+using Maskwork.Backend.Nn;
 using Maskwork.Backend.Training;
 using Maskwork.Plugins.Voxel.Model;
 using Maskwork.Plugins.Voxel.Readers;
@@ -152,6 +153,45 @@ public sealed class ModelTests : IDisposable
             image.SavePng(Path.Combine(root, recipe.Name.Replace('/', '-') + ".png"));
             if (Environment.GetEnvironmentVariable("MW_VOXEL_PICTURES") is { } dir) image.SavePng(Path.Combine(dir, recipe.Name.Replace('/', '-') + ".png"));
             Assert.True(rgb.Count(b => b < 200) > 2000, "voxels are drawn");
+        }
+    }
+
+    [Fact]
+    public void The_nerf_loss_is_rgb_mse_on_occupied_plus_alpha_mse_with_occupied_voxels_weighted()
+    {
+        var options = VoxelMaeOptions.NerfMae() with { Grid = 16, EncoderDim = 48, EncoderDepth = 1, EncoderHeads = 2, DecoderDim = 24, DecoderDepth = 1, DecoderHeads = 2 };
+        foreach (double w in new[] { 1.0, 8.0 })
+        {
+            var parts = Build(VoxelMaeRecipe.NerfMae(), options with { PositiveWeight = w }, 4);
+            ((VoxelTokenizer)parts.Tokenizer).AugmentWhile = () => false;
+            var tokens = parts.Tokenizer.Tokenize(Shapes.Value.Take(3).ToList(), CPU) with { SampleKeys = arange(3L) };
+            var plan = parts.Masker.Plan(tokens, new MaskContext(0, new Generator(1)) { Seed = 1 });
+            using var _ = no_grad();
+            var encoded = parts.Encoder.Encode(tokens, plan);
+            var objective = (VoxelMaeObjective)parts.Objective;
+            double loss = objective.Compute(tokens, plan, encoded).Loss.item<float>();
+            // By hand, per sample over its masked voxels: RGB MSE where α > 0.01, α error weighted w where α > 0.01.
+            var p = TokenOps.Gather(objective.PredictAll(tokens, plan, encoded), plan.Masked).view(3, -1, 4).to_type(ScalarType.Float64);
+            var t = TokenOps.Gather(tokens.Tokens, plan.Masked).view(3, -1, 4).to_type(ScalarType.Float64);
+            double expected = 0;
+            for (int b = 0; b < 3; b++)
+            {
+                var pa = p[b].data<double>().ToArray();
+                var ta = t[b].data<double>().ToArray();
+                double rgb = 0, alpha = 0; int occupied = 0, voxels = pa.Length / 4;
+                for (int v = 0; v < voxels; v++)
+                {
+                    bool occ = ta[4 * v + 3] > 0.01;
+                    double e = 0;
+                    for (int c = 0; c < 3; c++) e += (pa[4 * v + c] - ta[4 * v + c]) * (pa[4 * v + c] - ta[4 * v + c]) / 3;
+                    if (occ) { rgb += e; occupied++; }
+                    double d = pa[4 * v + 3] - ta[4 * v + 3];
+                    alpha += d * d * (occ ? w : 1);
+                }
+                Assert.True(occupied > 0, "the LED shapes have occupied masked voxels");
+                expected += (rgb / occupied + alpha / voxels) / 3;
+            }
+            Assert.Equal(expected, loss, 1e-4);
         }
     }
 

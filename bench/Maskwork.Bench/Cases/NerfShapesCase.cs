@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Nn;
 using Maskwork.Backend.Visuals;
@@ -26,16 +25,11 @@ public sealed class NerfShapesCase : IBenchCase
     {
         string shapes = ShapesData.Locate(args);
         if (!Directory.Exists(shapes)) { Console.Error.WriteLine($"{shapes} is missing: pass --shapes <folder of the KiCad shapes set>"); return 1; }
-        int steps = args.Int("steps", 300), batch = args.Int("batch", 32), grid = args.Int("grid", 32);
-        var seeds = args.String("seeds", "0,1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-        if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 2));
+        var seeds = ShapesData.Seeds(args);
         var recipe = VoxelMaeRecipe.NerfMae();
-        var options = VoxelMaeOptions.NerfMae() with
-        {
-            Grid = grid, EncoderDim = args.Int("dim", 144), EncoderDepth = args.Int("depth", 4), DecoderDim = args.Int("decoder-dim", 72),
-            DecoderDepth = args.Int("decoder-depth", 2), MaskRatio = args.Double("mask-ratio", 0.75),
-        };
-        var train = recipe.Training with { Steps = steps, Batch = batch, WarmupSteps = Math.Max(1, Math.Min(20, steps / 10)), BaseLr = args.Double("blr", recipe.Training.BaseLr) };
+        var options = ShapesData.VoxelModel(args, VoxelMaeOptions.NerfMae());
+        var train = ShapesData.Training(args, recipe);
+        int steps = train.Steps, batch = train.Batch, grid = options.Grid;
         var clock = Stopwatch.StartNew();
         var (trainSet, testSet) = await ShapesData.ReadAsync(new VoxelReader(VoxelInput.MeshVoxels), shapes, recipe.DataOptions(options));
         Console.Error.WriteLine($"nerf-shapes: {trainSet.Count} train / {testSet.Count} test shapes voxelised to RGB-α {grid}³ ({clock.Elapsed.TotalSeconds:F0}s)");
@@ -58,7 +52,7 @@ public sealed class NerfShapesCase : IBenchCase
         }
         BenchArgs.Emit(new
         {
-            @case = Name, steps, batch, grid, patch = options.Patch, encoder = $"{options.EncoderDim}x{options.EncoderDepth}", mask_ratio = options.MaskRatio,
+            @case = Name, steps, batch, grid, patch = options.Patch, encoder = $"{options.EncoderDim}x{options.EncoderDepth}", mask_ratio = options.MaskRatio, positive_weight = options.PositiveWeight,
             seeds, train_shapes = trainSet.Count, test_shapes = testSet.Count,
             alpha_iou = ShapesData.Mean(results, "alpha_iou"), alpha_iou_sd = ShapesData.Sd(results, "alpha_iou"),
             prior_alpha_iou = ShapesData.Mean(results, "prior_alpha_iou"), prior_alpha_iou_sd = ShapesData.Sd(results, "prior_alpha_iou"),

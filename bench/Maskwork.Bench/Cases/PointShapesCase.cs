@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Data;
 using Maskwork.Backend.Training;
@@ -24,16 +23,15 @@ public sealed class PointShapesCase : IBenchCase
     {
         string shapes = ShapesData.Locate(args);
         if (!Directory.Exists(shapes)) { Console.Error.WriteLine($"{shapes} is missing: pass --shapes <folder of the KiCad shapes set>"); return 1; }
-        int steps = args.Int("steps", 300), batch = args.Int("batch", 32);
-        var seeds = args.String("seeds", "0,1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-        if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 2));
+        var seeds = ShapesData.Seeds(args);
         var recipe = new PointMaeRecipe();
         var options = (PointMaeOptions)recipe.DefaultOptions with
         {
             UpAxis = 2, EncoderDim = args.Int("dim", 192), EncoderDepth = args.Int("depth", 4), Groups = args.Int("groups", 64),
             RotateDegrees = args.Double("rotate", 180),
         };
-        var train = recipe.Training with { Steps = steps, Batch = batch, WarmupSteps = Math.Max(1, Math.Min(20, steps / 10)), BaseLr = args.Double("blr", recipe.Training.BaseLr) };
+        var train = ShapesData.Training(args, recipe, batch: 32, blr: recipe.Training.BaseLr);
+        int steps = train.Steps, batch = train.Batch;
         var clock = Stopwatch.StartNew();
         var (trainSet, testSet) = await ShapesData.ReadAsync(new PointCloudReader(PointFormat.Off), shapes, recipe.DataOptions(options));
         Console.Error.WriteLine($"point-shapes: {trainSet.Count} train / {testSet.Count} test shapes sampled to {options.Points} points ({clock.Elapsed.TotalSeconds:F0}s)");

@@ -9,18 +9,9 @@ using Microsoft.Extensions.Configuration;
 
 namespace Maskwork.Host.Commands;
 
-/// <summary>What <c>jobs submit</c> is asked for: the <c>pretrain</c> options, plus a name and a priority.</summary>
-public sealed record SubmitArgs
+/// <summary>What <c>jobs submit</c> is asked for: the <c>pretrain</c> options (its --out and --dist aside), plus a name, a priority and ranks.</summary>
+public sealed record SubmitArgs(PretrainArgs Pretrain)
 {
-    public string? Recipe { get; init; }
-    public string? Data { get; init; }
-    public string? Config { get; init; }
-    public int? Steps { get; init; }
-    public int? Batch { get; init; }
-    public string? Device { get; init; }
-    public string? Precision { get; init; }
-    public long? Seed { get; init; }
-    public IReadOnlyList<string> Sets { get; init; } = [];
     public string? Name { get; init; }
     public int? Priority { get; init; }
     public int? Ranks { get; init; }
@@ -68,8 +59,9 @@ public sealed class JobsCommands(Workspace workspace, IConfiguration configurati
     }
 
     /// <summary>The request body from the pretrain-style options: the job file (--config), then flags and --set.</summary>
-    public static JsonObject Body(SubmitArgs args)
+    public static JsonObject Body(SubmitArgs submit)
     {
+        var args = submit.Pretrain;
         JsonObject body = [];
         if (args.Config is { } path)
         {
@@ -85,9 +77,9 @@ public sealed class JobsCommands(Workspace workspace, IConfiguration configurati
         if (args.Seed is { } seed) body["seed"] = seed;
         if (args.Batch is { } batch) Section("train")["batch"] = batch;
         if (args.Steps is { } steps) body["steps"] = steps;
-        if (args.Name is { } name) body["name"] = name;
-        if (args.Priority is { } priority) body["priority"] = priority;
-        if (args.Ranks is { } ranks) body["ranks"] = ranks;
+        if (submit.Name is { } name) body["name"] = name;
+        if (submit.Priority is { } priority) body["priority"] = priority;
+        if (submit.Ranks is { } ranks) body["ranks"] = ranks;
         foreach (var assignment in args.Sets)
         {
             int eq = assignment.IndexOf('=');

@@ -10,7 +10,10 @@ public enum VoxelLoss
 {
     /// <summary>Occupancy: per-voxel logits, binary cross-entropy with a positive weight (occupied voxels are rare).</summary>
     Occupancy,
-    /// <summary>NeRF-MAE: RGB MSE on the masked voxels whose true α &gt; 0.01 plus α MSE on all masked voxels.</summary>
+    /// <summary>
+    /// NeRF-MAE: RGB MSE on the masked voxels whose true α &gt; 0.01 plus α MSE on all masked voxels, the occupied ones
+    /// (α &gt; 0.01) weighted by the positive weight (1 = NeRF-MAE's unweighted loss).
+    /// </summary>
     Nerf,
 }
 
@@ -88,7 +91,11 @@ public sealed class VoxelMaeObjective : nn.Module, IObjective
             var occupied = tv.select(-1, 3).gt(k[0.01]).to_type(ScalarType.Float32);   // [B, M·p³]
             var rgbError = (pv.narrow(-1, 0, 3) - tv.narrow(-1, 0, 3)).Squared().mean([-1L]);
             var rgb = rgbError.mul(occupied).sum([1L]).div(occupied.sum([1L]).clamp_min(k[1.0]));
-            var alpha = (pv.select(-1, 3) - tv.select(-1, 3)).Squared().mean([1L]);
+            var alphaError = (pv.select(-1, 3) - tv.select(-1, 3)).Squared();
+            // Occupied voxels are a few percent of a mesh's grid: unweighted, the α MSE is least with every masked voxel
+            // transparent. A positive weight w moves the 0.5 crossing of the optimal α to P(occupied) = 1/(1 + w).
+            if (positiveWeight != 1) alphaError = alphaError.mul(occupied.mul(k[positiveWeight - 1]).add(k[1.0], Held.One));
+            var alpha = alphaError.mean([1L]);
             value = rgb.add(alpha, Held.One).mean();
             reconstruction = prediction.clamp(k[0.0], k[1.0]);
         }

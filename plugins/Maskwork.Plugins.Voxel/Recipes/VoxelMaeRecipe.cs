@@ -30,7 +30,7 @@ public sealed record VoxelMaeOptions : GridMaskerOptions
     public string Channels { get; init; } = "occupancy";
     [Description("occupancy masker: keep weight of a patch holding an occupied voxel (an empty patch weighs 1)")]
     public double OccupiedWeight { get; init; } = 8;
-    [Description("occupancy loss: BCE weight of occupied voxels (they are rare)")]
+    [Description("weight of occupied voxels in the loss (they are rare): BCE for voxel/mae3d, α MSE for voxel/nerf-mae (1 = NeRF-MAE's unweighted loss)")]
     public double PositiveWeight { get; init; } = 4;
     [Description("training rotation about the up axis (grid axis 0), ± degrees, keyed by (seed, epoch, index); 0 disables")]
     public double RotateDegrees { get; init; } = 180;
@@ -53,7 +53,7 @@ public sealed record VoxelMaeOptions : GridMaskerOptions
     public static VoxelMaeOptions Mae3d() => new();
 
     /// <summary>voxel/nerf-mae: 32³ RGB-α, 4³ patches, 2×2×2-token cubes hidden at 0.75.</summary>
-    public static VoxelMaeOptions NerfMae() => new() { Channels = "rgba", Masker = "block", BlockTokens = 2, MaskRatio = 0.75, RotateDegrees = 0 };
+    public static VoxelMaeOptions NerfMae() => new() { Channels = "rgba", Masker = "block", BlockTokens = 2, MaskRatio = 0.75, RotateDegrees = 0, PositiveWeight = 8 };
 }
 
 /// <summary>
