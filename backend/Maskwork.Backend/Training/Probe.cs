@@ -16,11 +16,21 @@ public sealed record LinearProbeOptions(int Epochs = 30, int Batch = 256, double
     public bool BatchNorm { get; init; } = true;
 }
 
+/// <summary>How <see cref="Probe.Features"/> pools an encoder's tokens into one vector per sample.</summary>
+public enum FeaturePooling
+{
+    /// <summary>The mean over tokens [N, D] (MAE's linear probe).</summary>
+    Mean,
+    /// <summary>The per-dimension max beside the mean [N, 2D]: the point-cloud MAEs' linear-SVM protocol (Point-M2AE, ReCon).</summary>
+    MeanMax,
+}
+
 /// <summary>Probes on frozen features: linear (softmax regression) and k-NN (cosine, temperature-weighted votes).</summary>
 public static class Probe
 {
-    /// <summary>Mean-pooled encoder features [N,D] of every sample, all tokens visible, no gradients.</summary>
-    public static Tensor Features(ModelParts parts, IReadOnlyList<Sample> samples, TorchDevice device, ScalarType precision, int batch = 256, IProgress<int>? progress = null)
+    /// <summary>Pooled encoder features [N,D] (mean) or [N,2D] (mean and max) of every sample, all tokens visible, no gradients.</summary>
+    public static Tensor Features(ModelParts parts, IReadOnlyList<Sample> samples, TorchDevice device, ScalarType precision, int batch = 256, IProgress<int>? progress = null,
+        FeaturePooling pooling = FeaturePooling.Mean)
     {
         var chunks = new List<Tensor>();
         using var _ = no_grad();
@@ -32,7 +42,9 @@ public static class Probe
             var slice = samples.Skip(i).Take(batch).ToList();
             var tokens = parts.Tokenizer.Tokenize(slice, device);
             var encoded = parts.Encoder.Encode(tokens, MaskPlan.None(tokens.BatchSize, tokens.TokenCount, device));
-            chunks.Add(encoded.Latent.to_type(ScalarType.Float32).mean([1L]).cpu().MoveToOuterDisposeScope());
+            var latent = encoded.Latent.to_type(ScalarType.Float32);
+            var pooled = pooling == FeaturePooling.MeanMax ? cat([latent.mean([1L]), latent.amax([1L])], 1) : latent.mean([1L]);
+            chunks.Add(pooled.cpu().MoveToOuterDisposeScope());
             progress?.Report(Math.Min(samples.Count, i + batch));
         }
         var all = cat(chunks, 0);

@@ -1,0 +1,27 @@
+using Maskwork.Abstractions;
+using Maskwork.Backend.Training;
+using static TorchSharp.torch;
+
+namespace Maskwork.Backend.Tests;
+
+/// <summary>How probe features pool an encoder's tokens.</summary>
+public sealed class ProbeTests
+{
+    [Fact]
+    public void Mean_max_pooling_is_the_token_mean_beside_the_token_max()
+    {
+        manual_seed(5);
+        var parts = Synthetic.Parts();
+        var samples = Synthetic.Samples(6);
+        var mean = Probe.Features(parts, samples, CPU, ScalarType.Float32, batch: 4);
+        var meanMax = Probe.Features(parts, samples, CPU, ScalarType.Float32, batch: 4, pooling: FeaturePooling.MeanMax);
+        Assert.Equal([6L, 32], mean.shape);
+        Assert.Equal([6L, 64], meanMax.shape);
+        Assert.True(TensorAssert.Same(mean, meanMax.narrow(1, 0, 32)), "the first half is the mean");
+        using var _ = no_grad();
+        var tokens = parts.Tokenizer.Tokenize(samples, CPU);
+        var latent = parts.Encoder.Encode(tokens, MaskPlan.None(tokens.BatchSize, tokens.TokenCount, CPU)).Latent;
+        Assert.True(meanMax.narrow(1, 32, 32).allclose(latent.amax([1L]), rtol: 0, atol: 1e-6), "the second half is the max over tokens");
+        Assert.True((meanMax.narrow(1, 32, 32) >= mean - 1e-6).all().item<bool>());
+    }
+}
