@@ -37,7 +37,7 @@ public sealed class LidarRmaeCase : IBenchCase
     {
         string kitti = args.String("kitti", "../shared/datasets/lidar/kitti-000008.bin"), b9 = args.String("b9", "../shared/datasets/lidar/b9-aerial-labelled.ply");
         foreach (var f in new[] { kitti, b9 }) if (!File.Exists(f)) { Console.Error.WriteLine($"{f} is missing (run from the repository root, next to ../shared)"); return 1; }
-        int steps = args.Int("steps", 200), b9Steps = args.Int("b9-steps", 200), draws = args.Int("draws", 8);
+        int steps = args.Int("steps", 200), b9Steps = args.Int("b9-steps", 100), draws = args.Int("draws", 8);
         var seeds = args.String("seeds", "0,1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         string? picture = args.Value("picture");
         double lr = args.Double("lr", LidarRecipe.CpuTraining.Lr ?? 2e-3), posWeight = args.Double("pos-weight", 20), visibleWeight = args.Double("visible-weight", 0);
