@@ -147,6 +147,38 @@ public sealed class ModelTests : IDisposable
     }
 
     [Fact]
+    public async Task Visible_weight_scores_the_masked_voxels_alone_at_0_and_every_voxel_alike_at_1()
+    {
+        var samples = await Scan(Tiny);
+        var (parts, tokens) = Tokens(Tiny, samples, [0, 1]);
+        var plan = parts.Masker.Plan(tokens, new MaskContext(0, new Generator(1)) { Seed = 1 });
+        var enc = parts.Encoder.Encode(tokens, plan);
+        var encoder = (Model.OccupancyEncoder)parts.Encoder;
+        var grid = Tiny.Grid();
+        var logits = ((Model.OccupancyObjective)parts.Objective).Logits(enc).to_type(ScalarType.Float64);
+        var target = tokens.Tokens.select(2, 0).to_type(ScalarType.Float64);
+        var masked = plan.Dense!;
+        // Brute force: −[w₊·y·log σ(z) + (1 − y)·log(1 − σ(z))] per voxel, then plain means.
+        var p = logits.sigmoid();
+        var each = target.mul(p.log()).mul(5.0).add(target.neg().add(1.0).mul(p.neg().add(1.0).log())).neg();
+        double maskedMean = each[masked].mean().item<double>(), allMean = target.mul(p.log()).add(target.neg().add(1.0).mul(p.neg().add(1.0).log())).neg().mean().item<double>();
+        double halfMean = each.mul(masked.to_type(ScalarType.Float64).mul(0.5).add(0.5)).sum().item<double>() / masked.to_type(ScalarType.Float64).mul(0.5).add(0.5).sum().item<double>();
+        Assert.True(masked.any().item<bool>() && masked.logical_not().any().item<bool>(), "the plan masks some voxels and keeps some");
+        var objective = (Model.OccupancyObjective)parts.Objective;
+        // Each objective has its own decoder: score the same logits through a copy of this one's state.
+        double Same(double visibleWeight, double posWeight)
+        {
+            var o = new Model.OccupancyObjective(encoder, grid, posWeight, visibleWeight);
+            o.load_state_dict(objective.state_dict());
+            return o.Compute(tokens, plan, enc).Loss.item<float>();
+        }
+        Assert.Equal(allMean, Same(1, 0), 4);
+        Assert.Equal(maskedMean, Same(0, 5), 4);
+        Assert.Equal(halfMean, Same(0.5, 5), 4);
+        Assert.Throws<ArgumentException>(() => new Model.OccupancyObjective(encoder, grid, 0, 1.5));
+    }
+
+    [Fact]
     public async Task The_recipe_learns_and_resume_retraces_an_uninterrupted_run()
     {
         var samples = await Scan(Tiny);

@@ -21,7 +21,7 @@ static class VoxelTables
     }
 
     /// <summary>Each voxel's occupancy [B, V] (the tokenizer's first feature).</summary>
-    public static Tensor Occupied(TokenBatch tokens) => tokens.Tokens.select(2, 0).gt(0.5);
+    public static Tensor Occupied(TokenBatch tokens) { using var k = new HeldScalars(); return tokens.Tokens.select(2, 0).gt(k[0.5]); }
 
     /// <summary>
     /// Keeps, in every row of <paramref name="candidates"/> [B, T], <paramref name="keep"/> [B] of the candidates chosen
@@ -36,7 +36,7 @@ static class VoxelTables
     }
 
     /// <summary>int(share · count) per row, as R-MAE and Occupancy-MAE take it.</summary>
-    public static Tensor Share(Tensor count, double share) => count.to_type(ScalarType.Float64).mul(share).floor().to_type(ScalarType.Int64);
+    public static Tensor Share(Tensor count, double share) { using var k = new HeldScalars(); return count.to_type(ScalarType.Float64).mul(k[share]).floor().to_type(ScalarType.Int64); }
 }
 
 /// <summary>
@@ -63,6 +63,8 @@ public sealed class RadialMasker(SectorTable table, double ratio, double[] bandE
 
     public MaskPlan Plan(TokenBatch tokens, MaskContext context)
     {
+        // Held Scalars: this runs on slice workers beside the data thread (a GC freed an implicit one mid-call in gt_Scalar).
+        using var held = new HeldScalars();
         if (tokens.TokenCount != table.Grid.Voxels) throw new ArgumentException($"radial masking needs the voxel grid's {table.Grid.Voxels} tokens, got {tokens.TokenCount}");
         var dev = tokens.Tokens.device;
         int bands = bandEdges.Length + 1, sectors = table.SectorCount;
@@ -73,7 +75,7 @@ public sealed class RadialMasker(SectorTable table, double ratio, double[] bandE
         var piece = sector.mul(bands).add(band).where(sector.ge(0), tensor(pieces, device: dev));
         var occupied = VoxelTables.Occupied(tokens);
         var index = piece.unsqueeze(0).expand(b, v);
-        var filled = zeros(b, pieces + 1, device: dev).scatter_add_(1, index, occupied.to_type(ScalarType.Float32)).narrow(1, 0, pieces).gt(0);
+        var filled = zeros(b, pieces + 1, device: dev).scatter_add_(1, index, occupied.to_type(ScalarType.Float32)).narrow(1, 0, pieces).gt(held[0]);
         var random = MaskRandom.For(tokens, context);
         var noise = random.Uniform(0, pieces);
         var kept = zeros(b, pieces, dtype: ScalarType.Bool, device: dev);
@@ -89,10 +91,10 @@ public sealed class RadialMasker(SectorTable table, double ratio, double[] bandE
         // R-MAE's fallback: too few occupied voxels survive → a random share of them instead.
         var occupiedCount = occupied.sum(1);
         var survived = visible.logical_and(occupied).sum(1);
-        var tooFew = survived.to_type(ScalarType.Float64).lt(occupiedCount.to_type(ScalarType.Float64).mul(fallbackShare)).logical_and(occupiedCount.gt(0));
+        var tooFew = survived.to_type(ScalarType.Float64).lt(occupiedCount.to_type(ScalarType.Float64).mul(held[fallbackShare])).logical_and(occupiedCount.gt(held.Int(0)));
         if (tooFew.any().item<bool>())
         {
-            var fallback = VoxelTables.KeepRandom(occupied, random.Uniform(1, v), VoxelTables.Share(occupiedCount, fallbackShare).clamp_min(1));
+            var fallback = VoxelTables.KeepRandom(occupied, random.Uniform(1, v), VoxelTables.Share(occupiedCount, fallbackShare).clamp_min(held.Int(1)));
             visible = fallback.where(tooFew.unsqueeze(1), visible);
         }
         return MaskPlan.FromDense(visible.logical_not());

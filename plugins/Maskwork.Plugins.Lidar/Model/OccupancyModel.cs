@@ -1,3 +1,4 @@
+using Maskwork.Backend.Nn;
 using Maskwork.Abstractions;
 using Maskwork.Plugins.Lidar.Sensor;
 using TorchSharp;
@@ -119,7 +120,9 @@ public sealed class OccupancyEncoder : nn.Module, IEncoder
 /// Occupancy-MAE / R-MAE's objective: a decoder of ConvTranspose3d layers (one per stride-2 encoder stage, channels
 /// halving, the last giving one logit per voxel) back to the grid, and binary cross-entropy on the occupancy of ALL
 /// voxels (masked and visible, occupied and empty, as the reference does); <see cref="PosWeight"/> &gt; 0 weighs occupied
-/// voxels up (an option: about 1 % of the grid is occupied).
+/// voxels up (an option: about 1 % of the grid is occupied); <see cref="VisibleWeight"/> &lt; 1 weighs the visible voxels
+/// down (0: the loss is on the masked voxels only, as MAE's is), since copying the visible occupancy through is easy
+/// and dominates the all-voxel loss.
 /// </summary>
 public sealed class OccupancyObjective : nn.Module, IObjective
 {
@@ -128,8 +131,10 @@ public sealed class OccupancyObjective : nn.Module, IObjective
     readonly LidarGrid grid;
 
     /// <summary>The decoder for <paramref name="encoder"/>'s output (it keeps only its shape: the encoder's parameters stay the encoder's).</summary>
-    public OccupancyObjective(OccupancyEncoder encoder, LidarGrid grid, double posWeight) : base(nameof(OccupancyObjective))
+    public OccupancyObjective(OccupancyEncoder encoder, LidarGrid grid, double posWeight, double visibleWeight = 1) : base(nameof(OccupancyObjective))
     {
+        if (visibleWeight is < 0 or > 1) throw new ArgumentException($"model.visible_weight must be in [0, 1], got {visibleWeight}");
+        VisibleWeight = visibleWeight;
         mapDims = encoder.MapDims();
         this.grid = grid;
         PosWeight = posWeight;
@@ -149,6 +154,9 @@ public sealed class OccupancyObjective : nn.Module, IObjective
 
     public double PosWeight { get; }
 
+    /// <summary>BCE weight of the visible voxels relative to the masked ones (1: every voxel alike, the reference's loss).</summary>
+    public double VisibleWeight { get; }
+
     /// <summary>Occupancy logits [B, V] from the encoding.</summary>
     public Tensor Logits(Encoded encoded)
     {
@@ -165,7 +173,16 @@ public sealed class OccupancyObjective : nn.Module, IObjective
         var logits = Logits(encoded).to_type(ScalarType.Float32);
         var target = tokens.Tokens.select(2, 0).to_type(ScalarType.Float32);
         Tensor? weight = PosWeight > 0 ? tensor((float)PosWeight, device: logits.device) : null;
-        var loss = nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weights: weight);
+        Tensor loss;
+        if (VisibleWeight >= 1) loss = nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weights: weight);
+        else
+        {
+            // A weighted mean: masked voxels weigh 1, visible ones VisibleWeight.
+            using var k = new HeldScalars();
+            var each = nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weights: weight, reduction: nn.Reduction.None);
+            var w = DenseMask.Of(plan, tokens).to_type(ScalarType.Float32).mul(k[1 - VisibleWeight]).Plus(full_like(logits, k[VisibleWeight]));
+            loss = each.mul(w).sum().div(w.sum().clamp_min(k[1e-6]));
+        }
         var probability = logits.detach().sigmoid();
         var reconstruction = cat([probability.unsqueeze(-1), tokens.Tokens.narrow(2, 1, tokens.Tokens.shape[2] - 1)], 2);
         return new ObjectiveResult(loss)

@@ -43,6 +43,8 @@ public sealed record LidarOptions
     public int[] Strides { get; init; } = [1, 2, 2, 2];
     [Description("BCE weight of occupied voxels; 0 = plain BCE on all voxels (the reference's)")]
     public double PosWeight { get; init; }
+    [Description("BCE weight of the visible voxels relative to the masked ones: 1 = every voxel alike (the reference's), 0 = masked voxels only")]
+    public double VisibleWeight { get; init; } = 1;
     [Description("training augmentation: chance of a flip across the x axis (y → −y)")]
     public double FlipProbability { get; init; } = 0.5;
     [Description("training augmentation: rotation about the vertical axis, ± degrees")]
@@ -127,7 +129,7 @@ public sealed class LidarRecipe(string name, string description, LidarOptions de
             new ScanAugment(o.FlipProbability, o.RotateDegrees, o.ScaleMin, o.ScaleMax), o.Classes);
         var encoder = new OccupancyEncoder(grid, Voxelizer.Channels, o.Channels, o.Strides);
         tokenizer.AugmentWhile = () => encoder.training;
-        var objective = new OccupancyObjective(encoder, grid, o.PosWeight);
+        var objective = new OccupancyObjective(encoder, grid, o.PosWeight, o.VisibleWeight);
         var renderer = new BevRenderer(table) { GeoJsonPath = o.Geojson.Length == 0 ? null : o.Geojson };
         // A mean BCE over every voxel of equal-sized grids, per-sample keyed augmentation and masks, no global RNG in the
         // forward pass: slices of a batch may train on two workers.
