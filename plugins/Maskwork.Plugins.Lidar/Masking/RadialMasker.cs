@@ -72,7 +72,7 @@ public sealed class RadialMasker(SectorTable table, double ratio, double[] bandE
         var sector = VoxelTables.Sectors(table, dev);
         var band = VoxelTables.Bands(table, bandEdges, dev);
         // Piece = sector · bands + band; voxels outside the region go to one extra piece that is never kept.
-        var piece = sector.mul(bands).add(band).where(sector.ge(0), tensor(pieces, device: dev));
+        var piece = sector.mul(held.Int(bands)).add(band, Held.One).where(sector.ge(held.Int(0)), tensor(pieces, device: dev));
         var occupied = VoxelTables.Occupied(tokens);
         var index = piece.unsqueeze(0).expand(b, v);
         var filled = zeros(b, pieces + 1, device: dev).scatter_add_(1, index, occupied.to_type(ScalarType.Float32)).narrow(1, 0, pieces).gt(held[0]);
@@ -104,12 +104,13 @@ public sealed class RadialMasker(SectorTable table, double ratio, double[] bandE
     public Tensor KeptSectors(MaskPlan plan)
     {
         var dense = plan.Dense ?? throw new ArgumentException("not a dense plan");
+        using var held = new HeldScalars();
         var dev = dense.device;
         var sector = VoxelTables.Sectors(table, dev);
-        var inside = sector.ge(0);
+        var inside = sector.ge(held.Int(0));
         long b = dense.shape[0];
         var index = sector.where(inside, tensor((long)table.SectorCount, device: dev)).unsqueeze(0).expand(b, -1);
-        return zeros(b, table.SectorCount + 1, device: dev).scatter_add_(1, index, dense.logical_not().to_type(ScalarType.Float32)).narrow(1, 0, table.SectorCount).gt(0);
+        return zeros(b, table.SectorCount + 1, device: dev).scatter_add_(1, index, dense.logical_not().to_type(ScalarType.Float32)).narrow(1, 0, table.SectorCount).gt(held.Int(0));
     }
 }
 
@@ -126,6 +127,7 @@ public sealed class OccupancyMaeMasker(SectorTable table, double ratio, double[]
     public MaskPlan Plan(TokenBatch tokens, MaskContext context)
     {
         if (tokens.TokenCount != table.Grid.Voxels) throw new ArgumentException($"occupancy-mae masking needs the voxel grid's {table.Grid.Voxels} tokens, got {tokens.TokenCount}");
+        using var held = new HeldScalars();
         var dev = tokens.Tokens.device;
         var band = VoxelTables.Bands(table, bandEdges, dev).unsqueeze(0);
         var occupied = VoxelTables.Occupied(tokens);
@@ -133,7 +135,7 @@ public sealed class OccupancyMaeMasker(SectorTable table, double ratio, double[]
         var visible = zeros_like(occupied);
         for (int k = 0; k <= bandEdges.Length; k++)
         {
-            var candidates = occupied.logical_and(band.eq(k));
+            var candidates = occupied.logical_and(band.eq(held.Int(k)));
             double share = Math.Min(1, 1 - Ratio + (k > 0 ? farBonus : 0));
             visible = visible.logical_or(VoxelTables.KeepRandom(candidates, noise, VoxelTables.Share(candidates.sum(1), share)));
         }
