@@ -10,11 +10,12 @@ public sealed class ProbeTests
     [Fact]
     public void Mean_max_pooling_is_the_token_mean_beside_the_token_max()
     {
+        using var scope = NewDisposeScope();
         manual_seed(5);
         var parts = Synthetic.Parts();
         var samples = Synthetic.Samples(6);
         var mean = Probe.Features(parts, samples, CPU, ScalarType.Float32, batch: 4);
-        var meanMax = Probe.Features(parts, samples, CPU, ScalarType.Float32, batch: 4, pooling: FeaturePooling.MeanMax);
+        var meanMax = Probe.Features(parts, samples, CPU, ScalarType.Float32, FeaturePooling.MeanMax, batch: 4);
         Assert.Equal([6L, 32], mean.shape);
         Assert.Equal([6L, 64], meanMax.shape);
         Assert.True(TensorAssert.Same(mean, meanMax.narrow(1, 0, 32)), "the first half is the mean");

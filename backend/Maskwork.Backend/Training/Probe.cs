@@ -28,9 +28,12 @@ public enum FeaturePooling
 /// <summary>Probes on frozen features: linear (softmax regression) and k-NN (cosine, temperature-weighted votes).</summary>
 public static class Probe
 {
+    /// <summary>Mean-pooled encoder features [N,D] of every sample, all tokens visible, no gradients.</summary>
+    public static Tensor Features(ModelParts parts, IReadOnlyList<Sample> samples, TorchDevice device, ScalarType precision, int batch = 256, IProgress<int>? progress = null) =>
+        Features(parts, samples, device, precision, FeaturePooling.Mean, batch, progress);
+
     /// <summary>Pooled encoder features [N,D] (mean) or [N,2D] (mean and max) of every sample, all tokens visible, no gradients.</summary>
-    public static Tensor Features(ModelParts parts, IReadOnlyList<Sample> samples, TorchDevice device, ScalarType precision, int batch = 256, IProgress<int>? progress = null,
-        FeaturePooling pooling = FeaturePooling.Mean)
+    public static Tensor Features(ModelParts parts, IReadOnlyList<Sample> samples, TorchDevice device, ScalarType precision, FeaturePooling pooling, int batch = 256, IProgress<int>? progress = null)
     {
         var chunks = new List<Tensor>();
         using var _ = no_grad();

@@ -192,7 +192,7 @@ static class ShapesData
 
     /// <summary>Linear-probe test accuracy of <paramref name="parts"/>' frozen features.</summary>
     public static double ProbeAccuracy(ModelParts parts, List<Sample> train, long[] trainY, List<Sample> test, long[] testY, int seed, FeaturePooling pooling = FeaturePooling.Mean) =>
-        Probe.Linear(Probe.Features(parts, train, CPU, ScalarType.Float32, pooling: pooling), trainY, Probe.Features(parts, test, CPU, ScalarType.Float32, pooling: pooling), testY, seed, ProbeOptions);
+        Probe.Linear(Probe.Features(parts, train, CPU, ScalarType.Float32, pooling), trainY, Probe.Features(parts, test, CPU, ScalarType.Float32, pooling), testY, seed, ProbeOptions);
 
     public static string Locate(BenchArgs args) => args.Value("shapes") ?? new[] { "../shared/datasets/shapes", "../../shared/datasets/shapes", "/work/shared/datasets/shapes" }
         .Select(Path.GetFullPath).FirstOrDefault(Directory.Exists, Path.GetFullPath("../shared/datasets/shapes"));
