@@ -64,7 +64,7 @@ cli.Verb("probe", "Classify frozen features of a run's encoder (a linear or kNN 
     var data = v.Optional<string>("--data", $"labelled data: {DataHelp} (default: the run's)", "SPEC");
     var method = v.Option("--method", "linear: logistic regression on frozen features; knn: k-nearest neighbours", "linear", null, "linear", "knn");
     var randomInit = v.Flag("--random-init", "probe a randomly initialised encoder of the same recipe instead (the baseline)");
-    var sets = v.Repeated("--set", SetDataHelp + "; probe.batchnorm=false drops the BatchNorm before the linear head", "k=v");
+    var sets = v.Repeated("--set", SetDataHelp + "; probe.batchnorm=false drops the BatchNorm before the linear head; probe.pool=mean+max pools the tokens' mean and max (point clouds)", "k=v");
     return (p, ctx, ct) => ctx.Get<EvaluateCommands>().ProbeAsync(
         new ProbeArgs(p.GetValue(run)!, p.GetValue(data), p.GetValue(method)!, p.GetValue(randomInit), p.GetValue(sets)), ctx.Output, ct);
 });

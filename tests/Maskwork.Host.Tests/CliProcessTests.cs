@@ -145,9 +145,13 @@ public class CliProcessTests : IDisposable
         Assert.Equal([2L, 4L, 6L], progress.Select(p => p.GetProperty("step").GetInt64()));
         foreach (var key in new[] { "loss", "lr", "samples_per_s", "elapsed" }) Assert.True(progress[0].TryGetProperty(key, out _), key);
 
-        var probe = MaskworkProcess.Run("probe", "--run", run, "--method", "knn", "--json");
+        var probe = MaskworkProcess.Run("probe", "--run", run, "--method", "knn", "--set", "probe.pool=mean+max", "--json");
         Assert.True(probe.ExitCode == 0, probe.ToString());
         AssertPlain(probe.Stderr, "probe's stderr");
+        Assert.Equal("mean+max", probe.Json().GetProperty("pool").GetString());
+        var badPool = MaskworkProcess.Run("probe", "--run", run, "--set", "probe.pool=median");
+        Assert.Equal(2, badPool.ExitCode);
+        Assert.Contains("probe.pool=mean|mean+max", badPool.Stderr);
 
         var list = MaskworkProcess.Run("runs", "--root", runs, "--json");
         Assert.True(list.ExitCode == 0, list.ToString());

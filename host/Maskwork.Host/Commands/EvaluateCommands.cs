@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace Maskwork.Host.Commands;
 
-/// <summary>What <c>probe</c> is asked for. <paramref name="Sets"/>: <c>data.k=v</c> reader options over the run's own, and <c>probe.batchnorm=true|false</c>.</summary>
+/// <summary>What <c>probe</c> is asked for. <paramref name="Sets"/>: <c>data.k=v</c> reader options over the run's own, <c>probe.batchnorm=true|false</c> and <c>probe.pool=mean|mean+max</c>.</summary>
 public sealed record ProbeArgs(string Run, string? Data = null, string Method = "linear", bool RandomInit = false, IReadOnlyList<string>? Sets = null);
 
 /// <summary>What <c>embed</c> is asked for.</summary>
@@ -27,14 +27,22 @@ public sealed class EvaluateCommands(Workspace workspace)
         if (method is not ("linear" or "knn")) throw new UsageException($"--method must be linear or knn, got '{method}'");
         bool randomInit = args.RandomInit;
         // probe.batchnorm: MAE's BatchNorm without affine parameters before the linear head (main_linprobe.py); on by default.
+        // probe.pool: the mean of the tokens (MAE), or mean and max side by side (the point-cloud MAEs' linear SVM).
         bool batchNorm = true;
+        var pooling = FeaturePooling.Mean;
         var sets = new List<string>();
         foreach (var s in args.Sets ?? [])
         {
             if (!s.StartsWith("probe.", StringComparison.Ordinal)) { sets.Add(s); continue; }
-            if (!s.StartsWith("probe.batchnorm=", StringComparison.Ordinal) || !bool.TryParse(s[16..], out batchNorm))
-                throw new UsageException($"--set {s}: the probe's own option is probe.batchnorm=true|false");
+            if (s.StartsWith("probe.batchnorm=", StringComparison.Ordinal) && bool.TryParse(s[16..], out batchNorm)) continue;
+            pooling = s switch
+            {
+                "probe.pool=mean" => FeaturePooling.Mean,
+                "probe.pool=mean+max" => FeaturePooling.MeanMax,
+                _ => throw new UsageException($"--set {s}: the probe's own options are probe.batchnorm=true|false and probe.pool=mean|mean+max"),
+            };
         }
+        string pool = pooling == FeaturePooling.MeanMax ? "mean+max" : "mean";
         var dataOptions = Workspace.DataOptions(sets);
         var (job, _, model, device, precision) = workspace.OpenModel(run, randomInit);
         var spec = (args.Data is { } d ? DataSpec.Parse(d) : job.DataSpec()) with { Options = Workspace.Merge(job.DataOptions, dataOptions) };
@@ -45,12 +53,12 @@ public sealed class EvaluateCommands(Workspace workspace)
             throw new CommandException($"{spec} has no labelled {(train.Count == 0 ? "train" : "test")} samples; a probe needs labels (sub-folder names for image-folder)");
 
         var (trainX, testX) = Progress.Run($"features for the {method} probe", train.Count + test.Count, "samples", p =>
-            (Probe.Features(model.Parts, train, device, precision, progress: p.Counter()),
-             Probe.Features(model.Parts, test, device, precision, progress: p.Counter(train.Count))));
+            (Probe.Features(model.Parts, train, device, precision, pooling, progress: p.Counter()),
+             Probe.Features(model.Parts, test, device, precision, pooling, progress: p.Counter(train.Count))));
         long[] trainY = train.Select(s => (long)s.Label!.Value).ToArray(), testY = test.Select(s => (long)s.Label!.Value).ToArray();
         double accuracy = method == "linear" ? Probe.Linear(trainX, trainY, testX, testY, job.Seed, new LinearProbeOptions { BatchNorm = batchNorm }) : Probe.Knn(trainX, trainY, testX, testY);
-        run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")}{(method == "linear" ? $" batchnorm={batchNorm}" : "")} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
-        var result = new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit, batchnorm = method == "linear" && batchNorm };
+        run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")}{(method == "linear" ? $" batchnorm={batchNorm}" : "")} pool={pool} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
+        var result = new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit, batchnorm = method == "linear" && batchNorm, pool };
         run.AppendEvaluation(Evaluation("probe", result, spec));
         output.Result(result,
             () => $"{method} probe{(randomInit ? " (random init)" : "")}: accuracy {accuracy:P2} on {test.Count} test samples ({train.Count} train)");
