@@ -1,27 +1,15 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Maskwork.Tests.Shared;
 
 namespace Maskwork.Distributed.Tests;
 
 /// <summary>The real `maskwork` executable, alone or under `mpirun` with real ranks.</summary>
 public static class Mpi
 {
-#if DEBUG
-    const string Configuration = "Debug";
-#else
-    const string Configuration = "Release";
-#endif
+    public static string RepoRoot => Repo.Root;
 
-    public static string RepoRoot { get; } = FindRepoRoot();
-
-    public static string HostFolder => Path.Combine(RepoRoot, "host", "Maskwork.Host", "bin", Configuration, "net10.0");
-
-    static string FindRepoRoot()
-    {
-        var d = new DirectoryInfo(AppContext.BaseDirectory);
-        while (d is not null && !File.Exists(Path.Combine(d.FullName, "Platform.sln"))) d = d.Parent;
-        return d?.FullName ?? throw new InvalidOperationException("Platform.sln not found above " + AppContext.BaseDirectory);
-    }
+    public static string HostFolder => Repo.HostFolder;
 
     public sealed record Result(string Command, int ExitCode, string Stdout, string Stderr)
     {

@@ -1,32 +1,22 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Maskwork.Tests.Shared;
 
 namespace Maskwork.EndToEnd.Tests;
 
 /// <summary>Paths and processes: the repository, the real `maskwork` build, `dotnet` for packing and building.</summary>
 public static class E2E
 {
-#if DEBUG
-    public const string Configuration = "Debug";
-#else
-    public const string Configuration = "Release";
-#endif
+    public const string Configuration = Repo.Configuration;
 
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => Repo.Root;
 
     /// <summary>host/Maskwork.Host/bin/&lt;the configuration these tests were built with&gt;/net10.0.</summary>
-    public static string HostFolder { get; } = Path.Combine(RepoRoot, "host", "Maskwork.Host", "bin", Configuration, "net10.0");
+    public static string HostFolder => Repo.HostFolder;
 
     /// <summary>Test plugins built with this project (TestPlugins/), by assembly name.</summary>
     public static string TestPlugin(string name) => Path.Combine(AppContext.BaseDirectory, "testplugins", name);
-
-    static string FindRepoRoot()
-    {
-        var d = new DirectoryInfo(AppContext.BaseDirectory);
-        while (d is not null && !File.Exists(Path.Combine(d.FullName, "Platform.sln"))) d = d.Parent;
-        return d?.FullName ?? throw new InvalidOperationException("Platform.sln not found above " + AppContext.BaseDirectory);
-    }
 
     public sealed record Result(string Command, int ExitCode, string Stdout, string Stderr)
     {

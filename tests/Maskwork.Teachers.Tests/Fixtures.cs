@@ -8,37 +8,12 @@ using static TorchSharp.torch;
 
 namespace Maskwork.Teachers.Tests;
 
-/// <summary>A tiny 1-D modality: each sample is [N, D] floats on a sequence layout.</summary>
-sealed class SequenceTokenizer(int tokens, int dim) : ITokenizer
-{
-    public TokenBatch Tokenize(IReadOnlyList<Sample> batch, Device device)
-    {
-        var data = batch.SelectMany(s => s.Values).ToArray();
-        return new TokenBatch(tensor(data, [batch.Count, tokens, dim]).to(device), new SequenceLayout(tokens));
-    }
-
-    public Tensor Detokenize(Tensor t, TokenBatch like) => t;
-}
-
 static class Fixtures
 {
-    public const int Tokens = 16, Dim = 8;
+    public const int Tokens = Maskwork.Tests.Shared.Sequences.Tokens, Dim = Maskwork.Tests.Shared.Sequences.Dim;
     public static readonly TransformerShape Student = new(32, 2, 4);
 
-    public static List<Sample> Sequences(int count, int seed = 0)
-    {
-        var rng = new Random(seed);
-        var list = new List<Sample>();
-        for (int i = 0; i < count; i++)
-        {
-            double phase = rng.NextDouble() * Math.PI * 2, freq = 0.2 + rng.NextDouble() * 0.3;
-            var v = new float[Tokens * Dim];
-            for (int t = 0; t < Tokens; t++)
-                for (int d = 0; d < Dim; d++) v[t * Dim + d] = (float)Math.Sin(phase + freq * t + d * 0.5);
-            list.Add(new Sample(v, [Tokens, Dim], i % 2, $"seq#{i}"));
-        }
-        return list;
-    }
+    public static List<Sample> Sequences(int count, int seed = 0) => Maskwork.Tests.Shared.Sequences.Samples(count, seed, "seq");
 
     /// <summary>A data2vec-like composition on sequences: EMA teacher, top-2 targets, masked-token prediction.</summary>
     public static ModelParts Data2VecParts(EmaSchedule? schedule = null, CollapseGuard? guard = null)

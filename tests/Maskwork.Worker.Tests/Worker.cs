@@ -5,20 +5,15 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
+using Maskwork.Tests.Shared;
 
 namespace Maskwork.Worker.Tests;
 
 /// <summary>The real `maskwork` build, and a real `maskwork worker` process with its own runs root, database and port.</summary>
 public sealed class Worker : IDisposable
 {
-#if DEBUG
-    const string Configuration = "Debug";
-#else
-    const string Configuration = "Release";
-#endif
-
-    public static string RepoRoot { get; } = FindRepoRoot();
-    public static string HostFolder => Path.Combine(RepoRoot, "host", "Maskwork.Host", "bin", Configuration, "net10.0");
+    public static string RepoRoot => Repo.Root;
+    public static string HostFolder => Repo.HostFolder;
     public static string Exe => Path.Combine(HostFolder, "maskwork.dll");
 
     /// <summary>A tiny image MAE on Fashion-MNIST: ~40 steps train in seconds on 2 cores.</summary>
@@ -176,13 +171,6 @@ public sealed class Worker : IDisposable
         int port = ((IPEndPoint)l.LocalEndpoint).Port;
         l.Stop();
         return port;
-    }
-
-    static string FindRepoRoot()
-    {
-        var d = new DirectoryInfo(AppContext.BaseDirectory);
-        while (d is not null && !File.Exists(Path.Combine(d.FullName, "Platform.sln"))) d = d.Parent;
-        return d?.FullName ?? throw new InvalidOperationException("Platform.sln not found above " + AppContext.BaseDirectory);
     }
 
     public void Dispose()

@@ -47,6 +47,13 @@ public record ImageMaeOptions : GridMaskerOptions
     /// <summary>Hard Patches Mining: a head predicts each masked patch's loss; its scores on the full image guide <c>masker=guided</c>.</summary>
     [Description("Hard Patches Mining: also predict each patch's reconstruction loss, which guides masker=guided")]
     public bool PredictLoss { get; init; }
+
+    /// <summary>What the image readers need to know: the side and the colour mode.</summary>
+    internal IReadOnlyDictionary<string, string> ReaderOptions() => new Dictionary<string, string>
+    {
+        ["size"] = Size.ToString(CultureInfo.InvariantCulture),
+        ["channels"] = Channels.ToString(CultureInfo.InvariantCulture),
+    };
 }
 
 /// <summary>
@@ -67,21 +74,16 @@ public sealed class ImageMaeRecipe(string name, string description, ImageMaeOpti
     public Type OptionsType => typeof(ImageMaeOptions);
     public object DefaultOptions { get; } = defaults;
 
-    public TrainOptions Training { get; } = new()
+    public TrainOptions Training => CpuTraining;
+
+    /// <summary>The schedule every image recipe shares (the teacher recipes too: the same step budget as image/mae).</summary>
+    internal static TrainOptions CpuTraining { get; } = new()
     {
         Steps = 2000, Batch = 128, BaseLr = 2e-3, WarmupSteps = 100, WeightDecay = 0.05, Beta1 = 0.9, Beta2 = 0.95,
         ClipGrad = 1.0, CheckpointEvery = 200, LogEvery = 10,
     };
 
-    public IReadOnlyDictionary<string, string> DataOptions(object options)
-    {
-        var o = (ImageMaeOptions)options;
-        return new Dictionary<string, string>
-        {
-            ["size"] = o.Size.ToString(CultureInfo.InvariantCulture),
-            ["channels"] = o.Channels.ToString(CultureInfo.InvariantCulture),
-        };
-    }
+    public IReadOnlyDictionary<string, string> DataOptions(object options) => ((ImageMaeOptions)options).ReaderOptions();
 
     public ModelParts Build(object options, BuildContext context)
     {

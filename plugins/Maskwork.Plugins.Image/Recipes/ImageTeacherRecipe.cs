@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Globalization;
 using System.Text.Json;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Nn;
@@ -64,21 +63,9 @@ public sealed class ImageTeacherRecipe(string name, string description, ImageTea
     public Type OptionsType => typeof(ImageTeacherOptions);
     public object DefaultOptions { get; } = defaults;
 
-    public TrainOptions Training { get; } = new()
-    {
-        Steps = 2000, Batch = 128, BaseLr = 2e-3, WarmupSteps = 100, WeightDecay = 0.05, Beta1 = 0.9, Beta2 = 0.95,
-        ClipGrad = 1.0, CheckpointEvery = 200, LogEvery = 10,
-    };
+    public TrainOptions Training => ImageMaeRecipe.CpuTraining;
 
-    public IReadOnlyDictionary<string, string> DataOptions(object options)
-    {
-        var o = (ImageTeacherOptions)options;
-        return new Dictionary<string, string>
-        {
-            ["size"] = o.Size.ToString(CultureInfo.InvariantCulture),
-            ["channels"] = o.Channels.ToString(CultureInfo.InvariantCulture),
-        };
-    }
+    public IReadOnlyDictionary<string, string> DataOptions(object options) => ((ImageTeacherOptions)options).ReaderOptions();
 
     public ModelParts Build(object options, BuildContext context)
     {
