@@ -9,6 +9,8 @@ mw_apt_install dataset-fashion-mnist fonts-dejavu-core ffmpeg mricron-data openm
 mw_apt_install chromium python3 || exit 1
 # The vision-language tests read the Tux Paint stamps (about 800 captioned PNGs).
 mw_apt_install tuxpaint-stamps-default || exit 1
+# ... and the Google emoji (npm emoji-datasource-google, fetched once with npm pack into ~/.cache/maskwork/npm).
+build/fetch-emoji.sh >/dev/null || echo "warning: the emoji package could not be fetched; the emoji reader tests will be skipped" >&2
 
 echo "== building Platform.sln (Release)" >&2
 if ! dotnet build Platform.sln -c Release -v quiet -nologo -clp:ErrorsOnly; then

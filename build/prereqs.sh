@@ -31,3 +31,26 @@ mw_require_dotnet() {
 }
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# mw_npm_fetch NAME VERSION [PATH...]: fetches the npm package NAME@VERSION with `npm pack` (the registry's ordinary
+# client) into ${XDG_CACHE_HOME:-$HOME/.cache}/maskwork/npm and unpacks it once to .../NAME-VERSION/package (only the
+# PATHs inside the package when given); a no-op when it is cached. Nothing in Maskwork fetches at run time.
+mw_npm_fetch() {
+  local name=$1 version=$2; shift 2
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/maskwork/npm"
+  local dest="$cache/$name-$version"
+  [ -f "$dest/package/package.json" ] && return 0
+  command -v npm >/dev/null 2>&1 || mw_apt_install npm || return 1
+  mkdir -p "$cache" || return 1
+  local tmp; tmp=$(mktemp -d "$cache/.fetch-$name.XXXXXX") || return 1
+  echo "fetching npm package $name@$version into $dest ..." >&2
+  local paths=(package/package.json); for p in "$@"; do paths+=("package/${p%/}"); done
+  [ $# -eq 0 ] && paths=(package)
+  if (cd "$tmp" && npm pack --silent "$name@$version" >/dev/null) && mkdir -p "$tmp/out" &&
+     tar -xzf "$tmp/$name-$version.tgz" -C "$tmp/out" "${paths[@]}" && mv -T "$tmp/out" "$dest"; then
+    rm -rf "$tmp"; return 0
+  fi
+  rm -rf "$tmp"
+  echo "could not fetch npm package $name@$version (npm pack $name@$version); check the network or the npm registry" >&2
+  return 1
+}

@@ -238,6 +238,17 @@ public interface IDescribesFiles
     IEnumerable<FileFacts> DescribeFiles(DataSpec spec, IDataIssues issues);
 }
 
+/// <summary>
+/// Optional for a reader: files a dataset it was ingested from keeps beside its rows (the vl plugin's caption vocabulary,
+/// built from the training split), so a run on the dataset reuses them instead of deriving them again. <c>maskwork ingest</c>
+/// asks once the rows are written; the files are listed with their SHA-256 in <c>dataset.json</c>.
+/// </summary>
+public interface IDatasetCompanions
+{
+    /// <summary>File name (no folder) → contents, for the dataset ingested from <paramref name="spec"/>; empty when there are none.</summary>
+    IReadOnlyDictionary<string, byte[]> CompanionFiles(DataSpec spec);
+}
+
 /// <summary>One input file and named facts about it (numbers, strings or arrays of them), in display order.</summary>
 public sealed record FileFacts(string File, IReadOnlyList<KeyValuePair<string, object>> Facts);
 

@@ -22,6 +22,12 @@ public sealed class DatasetRow
     [JsonPropertyName("label")] public int? Label { get; set; }
     [JsonPropertyName("split")] public string? Split { get; set; }
     [JsonPropertyName("source")] public string Source { get; set; } = "";
+    /// <summary>
+    /// Null for an ordinary sample. For a <see cref="MultiPartSample"/> (format version 2): its parts as JSON
+    /// (<c>{"primary":"image","parts":[{"name":"image","shape":[3,32,32],"dtype":"float32","normalized":false},{"name":"text","text":"…"}]}</c>),
+    /// the dense parts' bytes one after another in <see cref="Values"/>, <see cref="Shape"/> and <see cref="DType"/> the primary part's.
+    /// </summary>
+    [JsonPropertyName("parts")] public string? Parts { get; set; }
 }
 
 /// <summary>A row group of a shard as the manifest records it: rows and the SHA-256 of its rows' value bytes, concatenated.</summary>
@@ -45,6 +51,12 @@ public sealed record ManifestShape(
     [property: JsonPropertyName("normalized")] bool Normalized,
     [property: JsonPropertyName("rows")] long Rows);
 
+/// <summary>A file stored beside the shards (<see cref="DatasetWriter.AddFile"/>: a reader's <see cref="IDatasetCompanions"/>), with its size and SHA-256.</summary>
+public sealed record ManifestFile(
+    [property: JsonPropertyName("file")] string File,
+    [property: JsonPropertyName("bytes")] long Bytes,
+    [property: JsonPropertyName("sha256")] string Sha256);
+
 /// <summary>An input the reader could not use, and why.</summary>
 public sealed record ManifestSkip([property: JsonPropertyName("file")] string File, [property: JsonPropertyName("reason")] string Reason);
 
@@ -56,6 +68,8 @@ public sealed record DatasetManifest
 {
     public const string FileName = "dataset.json";
     public const int CurrentVersion = 1;
+    /// <summary>The version of a dataset with multi-part rows (<see cref="DatasetRow.Parts"/>), the newest this Maskwork reads.</summary>
+    public const int MultiPartVersion = 2;
 
     [JsonPropertyName("format")] public string Format { get; init; } = "maskwork-dataset";
     [JsonPropertyName("format_version")] public int FormatVersion { get; init; } = CurrentVersion;
@@ -68,6 +82,8 @@ public sealed record DatasetManifest
     [JsonPropertyName("summary")] public IReadOnlyList<ManifestShape> Summary { get; init; } = [];
     [JsonPropertyName("shards")] public IReadOnlyList<ManifestShard> Shards { get; init; } = [];
     [JsonPropertyName("skipped")] public IReadOnlyList<ManifestSkip> Skipped { get; init; } = [];
+    /// <summary>Files stored beside the shards (a caption vocabulary); absent in datasets written before Maskwork 1.2.</summary>
+    [JsonPropertyName("files")] public IReadOnlyList<ManifestFile> Files { get; init; } = [];
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
@@ -81,8 +97,12 @@ public sealed record DatasetManifest
         try { m = JsonSerializer.Deserialize<DatasetManifest>(File.ReadAllText(path), Json); }
         catch (JsonException e) { throw new InvalidDataFileException(path, $"not a valid dataset manifest: {e.Message}"); }
         if (m is null || m.Format != "maskwork-dataset") throw new InvalidDataFileException(path, "not a Maskwork dataset manifest (format \"maskwork-dataset\" expected)");
-        if (m.FormatVersion is < 1 or > CurrentVersion)
-            throw new InvalidDataFileException(path, $"format version {m.FormatVersion}; this Maskwork reads version 1 to {CurrentVersion}: upgrade Maskwork or ingest again");
+        if (m.FormatVersion is < 1 or > MultiPartVersion)
+            throw new InvalidDataFileException(path, $"format version {m.FormatVersion}; this Maskwork reads version 1 to {MultiPartVersion}: upgrade Maskwork or ingest again");
+        m = m with { Files = m.Files ?? [] };
+        foreach (var f in m.Files)
+            if (f.File != Path.GetFileName(f.File) || f.File is FileName || f.File.StartsWith("part-", StringComparison.Ordinal) || f.File.StartsWith('.'))
+                throw new InvalidDataFileException(path, $"file name '{f.File}' is not a companion file name inside the dataset folder");
         foreach (var s in m.Shards)
         {
             if (s.File != Path.GetFileName(s.File) || !s.File.EndsWith(".parquet", StringComparison.Ordinal))
@@ -148,7 +168,9 @@ public sealed class DatasetWriter : IAsyncDisposable
     readonly List<ManifestShard> shards = [];
     readonly Dictionary<(string Shape, string DType, bool Norm), (int[] Shape, long Rows)> summary = [];
     readonly Dictionary<string, long> splits = [];
+    readonly Dictionary<string, ManifestFile> files = [];
     int nextShard;
+    bool multiPart;
 
     public DatasetWriter(string folder, DatasetWriterOptions? options = null)
     {
@@ -169,11 +191,34 @@ public sealed class DatasetWriter : IAsyncDisposable
         if (File.Exists(folder)) throw new ArgumentException($"--out {folder} is a file; give a folder for the dataset");
         Directory.CreateDirectory(folder);
         var entries = Directory.GetFileSystemEntries(folder);
-        bool ours(string e) { string n = Path.GetFileName(e); return n == DatasetManifest.FileName || n == DatasetManifest.FileName + ".tmp" || (n.StartsWith("part-", StringComparison.Ordinal) || n.StartsWith(".part-", StringComparison.Ordinal)) && (n.EndsWith(".parquet", StringComparison.Ordinal) || n.EndsWith(".tmp", StringComparison.Ordinal)); }
+        var companions = CompanionsOf(folder);
+        bool ours(string e) { string n = Path.GetFileName(e); return companions.Contains(n) || n == DatasetManifest.FileName || n == DatasetManifest.FileName + ".tmp" || (n.StartsWith("part-", StringComparison.Ordinal) || n.StartsWith(".part-", StringComparison.Ordinal)) && (n.EndsWith(".parquet", StringComparison.Ordinal) || n.EndsWith(".tmp", StringComparison.Ordinal)); }
         if (entries.Any(e => !ours(e)))
             throw new ArgumentException($"--out {folder} holds files that are not a Maskwork dataset; give a new or empty folder");
         File.Delete(Path.Combine(folder, DatasetManifest.FileName));
         foreach (var e in entries) File.Delete(e);
+    }
+
+    /// <summary>The companion files an earlier dataset in <paramref name="folder"/> lists (none when there is no readable manifest).</summary>
+    static HashSet<string> CompanionsOf(string folder)
+    {
+        try { return DatasetManifest.Load(folder).Files.Select(f => f.File).ToHashSet(); }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataFileException or IOException) { return []; }
+    }
+
+    /// <summary>
+    /// Stores <paramref name="contents"/> as <paramref name="name"/> beside the shards (written to a temp file, fsynced, renamed),
+    /// listed with its SHA-256 in the manifest: a reader's <see cref="IDatasetCompanions"/> files, such as a caption vocabulary.
+    /// </summary>
+    public void AddFile(string name, byte[] contents)
+    {
+        ArgumentNullException.ThrowIfNull(contents);
+        if (string.IsNullOrWhiteSpace(name) || name != Path.GetFileName(name) || name == DatasetManifest.FileName || name.StartsWith("part-", StringComparison.Ordinal) || name.StartsWith('.'))
+            throw new ArgumentException($"'{name}' cannot be a dataset's companion file: give a plain file name other than {DatasetManifest.FileName} and part-*");
+        string path = Path.Combine(folder, name), tmp = Path.Combine(folder, $".{name}.tmp");
+        using (var fs = File.Create(tmp)) { fs.Write(contents); fs.Flush(true); }
+        File.Move(tmp, path, true);
+        files[name] = new ManifestFile(name, contents.Length, Convert.ToHexStringLower(SHA256.HashData(contents)));
     }
 
     sealed class OpenShard(string split, int number, string tmp, FileStream stream)
@@ -216,6 +261,12 @@ public sealed class DatasetWriter : IAsyncDisposable
     DatasetRow ToRow(Sample s)
     {
         var row = new DatasetRow { Shape = s.Shape, Label = s.Label, Split = s.Split, Source = s.Source };
+        if (s is MultiPartSample multi)
+        {
+            MultiPartRows.Encode(multi, row, part => { var r = ToRow(part); return (r.Values, r.DType, r.Normalized); });
+            multiPart = true;
+            return row;
+        }
         if (s.DType == SampleDType.Float32 && options.QuantizeUnorm8 && Unorm8(s.RawBytes()) is { } bytes)
         {
             row.Values = bytes; row.DType = "uint8"; row.Normalized = true;
@@ -277,6 +328,8 @@ public sealed class DatasetWriter : IAsyncDisposable
         foreach (var shard in open.Values.OrderBy(s => s.Number).ToList()) await CloseAsync(shard, ct);
         var manifest = new DatasetManifest
         {
+            FormatVersion = multiPart ? DatasetManifest.MultiPartVersion : DatasetManifest.CurrentVersion,
+            Files = files.Values.OrderBy(f => f.File, StringComparer.Ordinal).ToList(),
             Reader = reader, Input = input, Options = readerOptions, CreatedUtc = DateTime.UtcNow, Rows = Rows,
             Splits = splits.ToDictionary(kv => kv.Key.Length == 0 ? "none" : kv.Key, kv => kv.Value),
             Summary = summary.Select(kv => new ManifestShape(kv.Value.Shape, kv.Key.DType, kv.Key.Norm, kv.Value.Rows)).OrderByDescending(s => s.Rows).ToList(),
@@ -385,6 +438,13 @@ public static class ParquetDataset
                 if (sha != shard.Sha256) problem = $"SHA-256 {sha} does not match the manifest's {shard.Sha256}";
             }
             checks.Add(new ShardCheck(shard.File, problem is null, problem));
+        }
+        foreach (var f in manifest.Files)
+        {
+            string path = Path.Combine(folder, f.File);
+            if (!File.Exists(path)) { problems.Add($"{f.File}: listed in the manifest but missing"); continue; }
+            var bytes = File.ReadAllBytes(path);
+            if (bytes.Length != f.Bytes || Convert.ToHexStringLower(SHA256.HashData(bytes)) != f.Sha256) problems.Add($"{f.File}: does not match the manifest's size and SHA-256 (changed or corrupted)");
         }
         var listed = manifest.Shards.Select(s => s.File).ToHashSet();
         foreach (var f in Directory.GetFiles(folder, "part-*.parquet").Select(Path.GetFileName).Order(StringComparer.Ordinal))

@@ -141,6 +141,7 @@ public sealed class ParquetSource : IGroupedSampleSource
 
     static Sample ToSample(DatasetRow row)
     {
+        if (row.Parts is not null) return MultiPartRows.Decode(row);
         SampleDTypes.TryParse(row.DType, out var dtype);
         return Sample.Typed(row.Values, dtype, row.Shape, row.Label, row.Source, row.Normalized);
     }
@@ -215,8 +216,13 @@ public sealed class ParquetSource : IGroupedSampleSource
         foreach (var r in rows)
         {
             hash.AppendData(r.Values);
-            bytes += r.Values.Length + 64 + r.Source.Length * 2;
+            bytes += r.Values.Length + 64 + r.Source.Length * 2 + (r.Parts?.Length ?? 0) * 2;
             if (!SampleDTypes.TryParse(r.DType, out var dtype)) return (null, $"unknown dtype '{r.DType}'");
+            if (r.Parts is not null)
+            {
+                if (MultiPartRows.Check(r) is { } problem) return (null, problem);
+                continue;
+            }
             long expected = r.Shape.Aggregate(1L, (a, b) => a * b) * SampleDTypes.Size(dtype);
             if (r.Shape.Length == 0 || expected != r.Values.Length) return (null, $"a row of {r.Values.Length} bytes with shape [{string.Join(',', r.Shape)}] of {r.DType}");
         }

@@ -33,8 +33,16 @@ public sealed class VlEvalCase : IBenchCase
 
     public async Task<int> RunAsync(BenchArgs args)
     {
-        string root = args.String("stamps", CaptionIndex.TuxPaintRoot);
-        if (!Directory.Exists(root)) { Console.Error.WriteLine($"{root} is missing: apt-get install tuxpaint-stamps-default, or pass --stamps <folder>"); return 1; }
+        // --reader emoji evaluates on the npm emoji package (build/fetch-emoji.sh) instead; --stamps / --path name the folder.
+        string reader = args.String("reader", "tuxpaint-stamps");
+        if (reader is not ("tuxpaint-stamps" or "emoji")) { Console.Error.WriteLine($"--reader takes tuxpaint-stamps or emoji, got '{reader}'"); return 1; }
+        string root = args.String("path", args.String("stamps", reader == "emoji" ? EmojiPackage.DefaultRoot : CaptionIndex.TuxPaintRoot));
+        if (!Directory.Exists(root))
+        {
+            Console.Error.WriteLine(reader == "emoji" ? $"{root} is missing: run {EmojiPackage.FetchCommand}, or pass --path <unpacked {EmojiPackage.Name} folder>"
+                : $"{root} is missing: apt-get install tuxpaint-stamps-default, or pass --stamps <folder>");
+            return 1;
+        }
         int steps = args.Int("steps", 1500), batch = args.Int("batch", 64);
         var seeds = args.String("seeds", "0,1").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 2));
@@ -50,11 +58,11 @@ public sealed class VlEvalCase : IBenchCase
         var multiOptions = multiDefaults with { Budget = args.Int("budget", multiDefaults.Budget), SampleSubsets = args.String("subsets", multiDefaults.SampleSubsets ? "true" : "false") == "true",
             AlphaWeight = args.Double("alpha-weight", multiDefaults.AlphaWeight),
         };
-        var spec = new DataSpec("tuxpaint-stamps", root) { Options = recipe.DataOptions(options) };
+        var spec = new DataSpec(reader, root) { Options = recipe.DataOptions(options) };
         var clock = Stopwatch.StartNew();
         var issues = new DataIssueLog();
         var all = new List<Sample>();
-        await foreach (var s in new CaptionedImageReader("tuxpaint-stamps", "").ReadAsync(spec, issues, CancellationToken.None)) all.Add(s);
+        await foreach (var s in new CaptionedImageReader(reader, "").ReadAsync(spec, issues, CancellationToken.None)) all.Add(s);
         var trainSet = all.Where(s => s.Split == "train").ToList();
         var testSet = all.Where(s => s.Split == "test").Take(args.Int("test", 1000)).ToList();
         Console.Error.WriteLine($"vl-eval: {trainSet.Count} train / {testSet.Count} test pairs, {issues.Count} skipped ({clock.Elapsed.TotalSeconds:F0}s)");
@@ -127,7 +135,7 @@ public sealed class VlEvalCase : IBenchCase
         double? Mean(string key) => perSeed.All(r => r.ContainsKey(key)) ? perSeed.Average(r => r[key]) : null;
         BenchArgs.Emit(new
         {
-            @case = Name, seeds, steps, batch, train_pairs = trainSet.Count, test_pairs = testSet.Count, skipped = issues.Count,
+            @case = Name, reader, seeds, steps, batch, train_pairs = trainSet.Count, test_pairs = testSet.Count, skipped = issues.Count,
             run = run.Order().ToArray(), text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget, subsets = multiOptions.SampleSubsets, alpha_weight = multiOptions.AlphaWeight,
             recall_at_1 = Mean("recall_at_1"), recall_at_5 = Mean("recall_at_5"), recall_at_10 = Mean("recall_at_10"),
             masked_image_recall_at_5 = Mean("masked_image_recall_at_5"), chance_recall_at_5 = Mean("chance_recall_at_5"),

@@ -99,6 +99,8 @@ public sealed class DataCommands(Workspace workspace)
                     if (writer.Rows % 1000 == 0) progress.Report(writer.Rows);
                 }
                 progress.Report(writer.Rows);
+                if (reader is IDatasetCompanions companions) // files kept with the dataset (vl: the caption vocabulary)
+                    foreach (var (name, contents) in companions.CompanionFiles(spec)) writer.AddFile(name, contents);
                 var readerOptions = request.Options.Where(kv => !WriterKeys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
                 return await writer.CompleteAsync(reader.Name, request.Input, readerOptions, issues.Items, ct);
             });
@@ -110,7 +112,7 @@ public sealed class DataCommands(Workspace workspace)
         output.Result(new
         {
             reader = reader.Name, out_path = Path.GetFullPath(request.Out), samples = manifest.Rows, skipped = issues.Count, shards = manifest.Shards.Count,
-            bytes, splits = manifest.Splits, seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
+            bytes, splits = manifest.Splits, files = manifest.Files.Select(f => f.File).ToList(), seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
         }, () => $"wrote {manifest.Rows} samples ({string.Join(", ", manifest.Splits.Select(kv => $"{kv.Key} {kv.Value}"))}) in {manifest.Shards.Count} shards, " +
                  $"{bytes / 1e6:F1} MB, to {request.Out} ({issues.Count} inputs skipped); train from it with --data parquet:{request.Out}");
         return 0;

@@ -28,7 +28,8 @@ public static partial class CaptionIndex
         {
             "tuxpaint-stamps" => Folder(spec.Path.Length == 0 ? TuxPaintRoot : spec.Path, testFraction, "install the Debian package tuxpaint-stamps-default, or name a stamps folder: --data tuxpaint-stamps:<folder>"),
             "image-text" => ImageText(spec.Path, testFraction),
-            _ => throw new ArgumentException($"reader '{spec.Reader}' has no captions for vl (use tuxpaint-stamps or image-text)"),
+            "emoji" => EmojiPackage.Entries(spec.Path.Length == 0 ? EmojiPackage.DefaultRoot : spec.Path, testFraction, spec.Option("label", "category")),
+            _ => throw new ArgumentException($"reader '{spec.Reader}' has no captions for vl (use tuxpaint-stamps, emoji or image-text)"),
         };
         return spec.Split is null ? all : all.Where(e => e.Split == spec.Split).ToList();
     }
@@ -38,7 +39,8 @@ public static partial class CaptionIndex
         Entries(spec with { Split = "train" }).Where(e => e.Caption is not null).Select(e => e.Caption!).ToList();
 
     /// <summary>The categories of <paramref name="entries"/>, sorted: labels are indices into it.</summary>
-    public static IReadOnlyList<string> Categories(IEnumerable<CaptionEntry> entries) => entries.Select(e => e.Category).Distinct().Order(StringComparer.Ordinal).ToList();
+    public static IReadOnlyList<string> Categories(IEnumerable<CaptionEntry> entries) =>
+        entries.Where(e => e.Concept.Length > 0).Select(e => e.Category).Distinct().Order(StringComparer.Ordinal).ToList(); // a broken list entry has no concept, nor a category
 
     /// <summary>The concept of a file stem: lower-cased, without mirror/flip/variant suffixes and trailing digits.</summary>
     public static string Concept(string stem)
@@ -51,7 +53,8 @@ public static partial class CaptionIndex
     [GeneratedRegex(@"([_\-]?(mirror|flip|left|right|alt|\d+))+$")]
     private static partial Regex VariantSuffix();
 
-    static string SplitOf(string concept, double testFraction)
+    /// <summary>The split of <paramref name="concept"/>: hashed, so it never depends on the other entries.</summary>
+    internal static string SplitOf(string concept, double testFraction)
     {
         ulong h = 1469598103934665603UL;
         foreach (char c in concept) h = (h ^ c) * 1099511628211UL;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Maskwork.Abstractions;
+using Maskwork.Plugins.VisionLanguage.Text;
 
 namespace Maskwork.Plugins.VisionLanguage.Readers;
 
@@ -9,14 +10,25 @@ namespace Maskwork.Plugins.VisionLanguage.Readers;
 /// background), <c>alpha</c> (silhouette [1,S,S]) and <c>text</c> (the caption); label = category. <c>data.part=image</c>
 /// (or alpha, text) yields that part as an ordinary sample, so single-modality recipes (image/mae) read the same images.
 /// Options: size (32), seed (background colours, 0), test_fraction (0.2), part. Missing captions and unreadable images are
-/// named, skipped and counted.
+/// named, skipped and counted. <c>maskwork ingest</c> stores the vocabulary of the training captions with the dataset
+/// (<see cref="CompanionFiles"/>), so a run on it copies that instead of building one.
 /// </summary>
-public sealed class CaptionedImageReader(string name, string description) : IDatasetReader
+public sealed class CaptionedImageReader(string name, string description) : IDatasetReader, IDatasetCompanions
 {
     public static readonly string[] PartNames = ["image", "alpha", "text"];
 
     public string Name { get; } = name;
     public string Description { get; } = description;
+
+    /// <summary><c>vocab.json</c>: the compact vocabulary of the training captions (as a run would build it), unless only the image or alpha part is read.</summary>
+    public IReadOnlyDictionary<string, byte[]> CompanionFiles(DataSpec spec)
+    {
+        spec = spec with { Reader = Name };
+        if (spec.Option("part", "") is "image" or "alpha") return new Dictionary<string, byte[]>();
+        var captions = CaptionIndex.Captions(spec);
+        if (captions.Count == 0) return new Dictionary<string, byte[]>();
+        return new Dictionary<string, byte[]> { [Vocabulary.FileName] = Vocabulary.Build(captions).ToJson() };
+    }
 
     public async IAsyncEnumerable<Sample> ReadAsync(DataSpec spec, IDataIssues issues, [EnumeratorCancellation] CancellationToken ct)
     {

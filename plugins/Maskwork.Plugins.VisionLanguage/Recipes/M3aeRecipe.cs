@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Globalization;
 using Maskwork.Abstractions;
 using Maskwork.Backend.Masking;
 using Maskwork.Backend.Nn;
@@ -9,7 +8,7 @@ using Maskwork.Plugins.VisionLanguage.Text;
 namespace Maskwork.Plugins.VisionLanguage.Recipes;
 
 /// <summary>Model options of <c>vl/m3ae</c> (JSON snake_case: <c>--set model.text_weight=0.5</c>).</summary>
-public sealed record M3aeOptions
+public sealed record M3aeOptions : IImageTextOptions
 {
     [Description("square image side in pixels; readers fit (letterbox) the image into it")]
     public int Size { get; init; } = 32;
@@ -53,28 +52,13 @@ public sealed record M3aeOptions
 /// masked patches + w × cross-entropy on masked non-padding tokens. Composes <c>image/patches</c> (the image plugin's
 /// tokenizer) and <c>vl/text</c> through the registry.
 /// </summary>
-public sealed class M3aeRecipe : IRecipe
+public sealed class M3aeRecipe : ImageTextRecipe<M3aeOptions>
 {
-    public string Name => "vl/m3ae";
-    public string Description => "M3AE (Geng et al. 2022): masked image patches + masked caption tokens in one encoder, sized for a 2-core CPU";
-    public string DefaultData => "tuxpaint-stamps";
-    public Type OptionsType => typeof(M3aeOptions);
-    public object DefaultOptions { get; } = new M3aeOptions();
+    public override string Name => "vl/m3ae";
+    public override string Description => "M3AE (Geng et al. 2022): masked image patches + masked caption tokens in one encoder, sized for a 2-core CPU";
 
-    public TrainOptions Training { get; } = new()
+    protected override ModelParts Build(M3aeOptions o, BuildContext context)
     {
-        Steps = 1500, Batch = 64, BaseLr = 2e-3, WarmupSteps = 100, WeightDecay = 0.05, Beta1 = 0.9, Beta2 = 0.95,
-        ClipGrad = 1.0, CheckpointEvery = 250, LogEvery = 10,
-    };
-
-    public IReadOnlyDictionary<string, string> DataOptions(object options) => new Dictionary<string, string>
-    {
-        ["size"] = ((M3aeOptions)options).Size.ToString(CultureInfo.InvariantCulture),
-    };
-
-    public ModelParts Build(object options, BuildContext context)
-    {
-        var o = (M3aeOptions)options;
         var parts = Tokenizers(o, context);
         var image = parts["image"] as GridTokenizer ?? throw new ArgumentException($"{o.ImageTokenizer} must be a grid (patch) tokenizer");
         var text = parts["text"] as TextTokenizer ?? throw new ArgumentException($"{o.TextTokenizer} must be the vl/text caption tokenizer");
@@ -85,15 +69,6 @@ public sealed class M3aeRecipe : IRecipe
     }
 
     /// <summary>The image and caption tokenizers, resolved by name through the registry (a missing plugin is named).</summary>
-    public static PartsTokenizer Tokenizers(M3aeOptions o, BuildContext context)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        var image = context.Tokenizer(o.ImageTokenizer, new Dictionary<string, string>
-        {
-            ["size"] = o.Size.ToString(inv), ["channels"] = "3", ["patch"] = o.Patch.ToString(inv),
-            ["mean"] = string.Join(',', o.Mean.Select(v => v.ToString(inv))), ["std"] = string.Join(',', o.Std.Select(v => v.ToString(inv))),
-        });
-        var text = context.Tokenizer(o.TextTokenizer, new Dictionary<string, string> { ["length"] = o.TextLength.ToString(inv) });
-        return new PartsTokenizer([("image", image), ("text", text)], "image");
-    }
+    public static PartsTokenizer Tokenizers(M3aeOptions o, BuildContext context) =>
+        new([("image", RgbTokenizer(o, context)), ("text", CaptionTokenizer(o, context))], "image");
 }

@@ -9,7 +9,7 @@ using Maskwork.Plugins.VisionLanguage.Text;
 namespace Maskwork.Plugins.VisionLanguage.Recipes;
 
 /// <summary>Model options of <c>vl/multimae</c> (JSON snake_case: <c>--set model.budget=48</c>).</summary>
-public sealed record MultiMaeOptions
+public sealed record MultiMaeOptions : IImageTextOptions
 {
     [Description("square image side in pixels; readers fit (letterbox) the image into it")]
     public int Size { get; init; } = 32;
@@ -61,28 +61,13 @@ public sealed record MultiMaeOptions
 /// draw (the backend's budget masker, real tokens only), one transformer encoder, one output adapter per part (mask-token
 /// queries cross-attending to the encoder tokens, then self-attention blocks), losses summed: RGB MSE, alpha BCE, caption CE.
 /// </summary>
-public sealed class MultiMaeRecipe : IRecipe
+public sealed class MultiMaeRecipe : ImageTextRecipe<MultiMaeOptions>
 {
-    public string Name => "vl/multimae";
-    public string Description => "MultiMAE (Bachmann et al. 2022): RGB + alpha silhouette + caption, Dirichlet visible budget, one output adapter per part, sized for a 2-core CPU";
-    public string DefaultData => "tuxpaint-stamps";
-    public Type OptionsType => typeof(MultiMaeOptions);
-    public object DefaultOptions { get; } = new MultiMaeOptions();
+    public override string Name => "vl/multimae";
+    public override string Description => "MultiMAE (Bachmann et al. 2022): RGB + alpha silhouette + caption, Dirichlet visible budget, one output adapter per part, sized for a 2-core CPU";
 
-    public TrainOptions Training { get; } = new()
+    protected override ModelParts Build(MultiMaeOptions o, BuildContext context)
     {
-        Steps = 1500, Batch = 64, BaseLr = 2e-3, WarmupSteps = 100, WeightDecay = 0.05, Beta1 = 0.9, Beta2 = 0.95,
-        ClipGrad = 1.0, CheckpointEvery = 250, LogEvery = 10,
-    };
-
-    public IReadOnlyDictionary<string, string> DataOptions(object options) => new Dictionary<string, string>
-    {
-        ["size"] = ((MultiMaeOptions)options).Size.ToString(CultureInfo.InvariantCulture),
-    };
-
-    public ModelParts Build(object options, BuildContext context)
-    {
-        var o = (MultiMaeOptions)options;
         if (o.Alphas.Length != 3) throw new ArgumentException($"model.alphas needs 3 values (image, alpha, text), got {o.Alphas.Length}");
         bool bce = o.AlphaLoss switch { "bce" => true, "mse" => false, _ => throw new ArgumentException($"model.alpha_loss must be bce or mse, got '{o.AlphaLoss}'") };
         var parts = Tokenizers(o, context);
@@ -104,14 +89,10 @@ public sealed class MultiMaeRecipe : IRecipe
     public static PartsTokenizer Tokenizers(MultiMaeOptions o, BuildContext context)
     {
         var inv = CultureInfo.InvariantCulture;
-        string size = o.Size.ToString(inv), patch = o.Patch.ToString(inv);
-        var image = context.Tokenizer(o.ImageTokenizer, new Dictionary<string, string>
+        var alpha = context.Tokenizer(o.ImageTokenizer, new Dictionary<string, string>
         {
-            ["size"] = size, ["channels"] = "3", ["patch"] = patch,
-            ["mean"] = string.Join(',', o.Mean.Select(v => v.ToString(inv))), ["std"] = string.Join(',', o.Std.Select(v => v.ToString(inv))),
+            ["size"] = o.Size.ToString(inv), ["channels"] = "1", ["patch"] = o.Patch.ToString(inv), ["mean"] = "0", ["std"] = "1",
         });
-        var alpha = context.Tokenizer(o.ImageTokenizer, new Dictionary<string, string> { ["size"] = size, ["channels"] = "1", ["patch"] = patch, ["mean"] = "0", ["std"] = "1" });
-        var text = context.Tokenizer(o.TextTokenizer, new Dictionary<string, string> { ["length"] = o.TextLength.ToString(inv) });
-        return new PartsTokenizer([("image", image), ("alpha", alpha), ("text", text)], "image");
+        return new PartsTokenizer([("image", RgbTokenizer(o, context)), ("alpha", alpha), ("text", CaptionTokenizer(o, context))], "image");
     }
 }

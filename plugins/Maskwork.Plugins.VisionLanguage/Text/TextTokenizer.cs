@@ -42,7 +42,8 @@ public sealed class TextTokenizer(Vocabulary vocabulary, int length) : ITokenize
 
 /// <summary>
 /// <c>vl/text</c>: the caption tokenizer. Its vocabulary comes from option <c>vocab</c> (a vocab.json folder), else the run
-/// folder's vocab.json, else it is built from the training captions of the job's data and saved to the run folder.
+/// folder's vocab.json, else — for an ingested dataset (<c>parquet:DIR</c>) — the vocab.json ingest stored with it, else it is
+/// built from the training captions of the job's data; either of the last two is saved to the run folder.
 /// Options: length (16), lowercase (true).
 /// </summary>
 public sealed class TextTokenizerFactory : ITokenizerFactory
@@ -53,15 +54,32 @@ public sealed class TextTokenizerFactory : ITokenizerFactory
     public ITokenizer Create(TokenizerRequest request) =>
         new TextTokenizer(VocabularyFor(request.Context, request.Option("vocab", ""), request.Option("lowercase", "true") != "false"), request.Int("length", 16));
 
-    /// <summary>The run's vocabulary: loaded when saved, else built from the training captions (and saved when there is a run folder).</summary>
+    /// <summary>
+    /// The run's vocabulary: loaded when saved, else the ingested dataset's (copied into the run folder as it is), else built from
+    /// the training captions (and saved when there is a run folder).
+    /// </summary>
     public static Vocabulary VocabularyFor(BuildContext context, string folder = "", bool lowercase = true)
     {
         foreach (var f in new[] { folder, context.RunFolder ?? "" })
             if (f.Length > 0 && Vocabulary.Load(f) is { } saved) return saved;
+        if (context.Data.Reader == "parquet") return Ingested(context, lowercase);
         var captions = CaptionIndex.Captions(context.Data);
         if (captions.Count == 0) throw new ArgumentException($"vl/text: {context.Data} has no training captions to build a vocabulary from");
         var vocabulary = Vocabulary.Build(captions, lowercase);
         if (context.RunFolder is { Length: > 0 } run) vocabulary.Save(run);
+        return vocabulary;
+    }
+
+    /// <summary>The vocabulary <c>maskwork ingest</c> built from the training captions and stored with the dataset; copied byte for byte into the run folder.</summary>
+    static Vocabulary Ingested(BuildContext context, bool lowercase)
+    {
+        string dataset = context.Data.Path;
+        var vocabulary = Vocabulary.Load(dataset) ?? throw new ArgumentException(
+            $"vl/text: the dataset {dataset} has no {Vocabulary.FileName} (it was ingested before Maskwork 1.2, or not from a captioned-image reader): " +
+            "ingest it again with `maskwork ingest --reader tuxpaint-stamps|emoji|image-text --in <path> --out <dataset>`");
+        if (vocabulary.Lowercase != lowercase)
+            throw new ArgumentException($"vl/text: the dataset's {Vocabulary.FileName} was built with lowercase={vocabulary.Lowercase.ToString().ToLowerInvariant()}, the tokenizer asks for lowercase={lowercase.ToString().ToLowerInvariant()}: use the dataset's setting or give a vocabulary folder (tokenizer option vocab)");
+        if (context.RunFolder is { Length: > 0 } run) Vocabulary.SaveFile(run, File.ReadAllBytes(Path.Combine(dataset, Vocabulary.FileName)));
         return vocabulary;
     }
 }

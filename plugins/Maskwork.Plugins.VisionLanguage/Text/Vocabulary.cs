@@ -13,7 +13,7 @@ public sealed class Vocabulary
 {
     public const int Pad = 0, Unk = 1, Mask = 2, Cls = 3, Specials = 4;
     public static readonly string[] SpecialNames = ["[PAD]", "[UNK]", "[MASK]", "[CLS]"];
-    const string FileName = "vocab.json";
+    public const string FileName = "vocab.json";
 
     static readonly Lazy<Tokenizer> Gpt2 = new(() => TiktokenTokenizer.CreateForModel("gpt2"));
     readonly int[] baseIds;
@@ -65,18 +65,23 @@ public sealed class Vocabulary
     /// <summary>One token's text (a word piece with its leading space, or a special's name).</summary>
     public string Piece(int id) => id < Specials ? SpecialNames[id] : id < Size ? Gpt2.Value.Decode([baseIds[id - Specials]]) ?? "" : "[?]";
 
+    /// <summary>The contents of <c>vocab.json</c>.</summary>
+    public byte[] ToJson() => System.Text.Encoding.UTF8.GetBytes(new JsonObject
+    {
+        ["format"] = 1, ["base"] = "gpt2", ["lowercase"] = Lowercase,
+        ["specials"] = new JsonArray(SpecialNames.Select(s => (JsonNode)s).ToArray()),
+        ["base_ids"] = new JsonArray(baseIds.Select(i => (JsonNode)i).ToArray()),
+    }.ToJsonString());
+
     /// <summary>Writes <c>vocab.json</c> into <paramref name="folder"/> atomically.</summary>
-    public string Save(string folder)
+    public string Save(string folder) => SaveFile(folder, ToJson());
+
+    /// <summary>Writes <paramref name="json"/> (a vocabulary's, as read from a dataset) as <c>vocab.json</c> into <paramref name="folder"/> atomically.</summary>
+    public static string SaveFile(string folder, byte[] json)
     {
         Directory.CreateDirectory(folder);
         string path = Path.Combine(folder, FileName), temp = path + ".tmp";
-        var json = new JsonObject
-        {
-            ["format"] = 1, ["base"] = "gpt2", ["lowercase"] = Lowercase,
-            ["specials"] = new JsonArray(SpecialNames.Select(s => (JsonNode)s).ToArray()),
-            ["base_ids"] = new JsonArray(baseIds.Select(i => (JsonNode)i).ToArray()),
-        };
-        File.WriteAllText(temp, json.ToJsonString());
+        File.WriteAllBytes(temp, json);
         File.Move(temp, path, overwrite: true);
         return path;
     }
