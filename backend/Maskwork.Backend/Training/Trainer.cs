@@ -200,13 +200,22 @@ public sealed class Trainer : IDisposable
     TokenBatch DeviceTokens(PreparedBatch batch)
     {
         if (batch.Tokens is not { } t) return setup.Parts.Tokenizer.Tokenize(batch.Samples, setup.Device);
-        if (setup.Device.type == DeviceType.CPU) return t;
-        Tensor Move(Tensor x) => x.pin_memory().to(setup.Device, non_blocking: true);
+        return setup.Device.type == DeviceType.CPU ? t : ToDevice(t, setup.Device);
+    }
+
+    /// <summary>
+    /// A batch's tensors on <paramref name="device"/> (pinned, non-blocking), a composite batch's parts too; the sample
+    /// keys stay on the host, where the maskers read them.
+    /// </summary>
+    static TokenBatch ToDevice(TokenBatch t, Device device)
+    {
+        Tensor Move(Tensor x) => x.pin_memory().to(device, non_blocking: true);
         return t with
         {
             Tokens = Move(t.Tokens), Positions = t.Positions is null ? null : Move(t.Positions),
             Padding = t.Padding is null ? null : Move(t.Padding), Labels = t.Labels is null ? null : Move(t.Labels),
             Extras = t.Extras.ToDictionary(kv => kv.Key, kv => Move(kv.Value)),
+            Parts = t.Parts?.ToDictionary(kv => kv.Key, kv => ToDevice(kv.Value, device)),
         };
     }
 
