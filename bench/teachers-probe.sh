@@ -7,10 +7,14 @@
 # collapse_warning). Everything through the real CLI, under nice.
 #
 #   bench/teachers-probe.sh [--steps N] [--big-steps N] [--seeds "0 1"] [--recipes "data2vec mr-mae ..."] [--out DIR]
+#                           [--big-teacher RUN_DIR] [--short-mae] [--append]
+# --big-teacher: DMAE's teacher for every seed (an existing run) instead of a new 256-d × 8 image/mae per seed;
+# --short-mae: train image/mae for STEPS only (no mae@2·STEPS row beside self-distill); --append: add more seeds to an
+# earlier run's results in the same --out, with that run's private build (the table covers all of them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-steps=500 big_steps=250 seeds="0" out=${TMPDIR:-/tmp}/teachers-probe
+steps=500 big_steps=250 seeds="0" out=${TMPDIR:-/tmp}/teachers-probe big_teacher="" short_mae=0 append=0
 recipes="data2vec mr-mae maskalign jepa self-distill dmae"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -19,16 +23,24 @@ while [[ $# -gt 0 ]]; do
     --seeds) seeds=$2; shift 2 ;;
     --recipes) recipes=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --big-teacher) big_teacher=$(realpath -m -- "$2"); shift 2 ;;
+    --short-mae) short_mae=1; shift ;;
+    --append) append=1; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "teachers-probe.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 
-nice -n 19 dotnet build host/Maskwork.Host -c Release -v quiet -nologo -clp:ErrorsOnly >&2
 mkdir -p "$out"
 mw="$out/host/maskwork"
-rm -rf "$out/host"; cp -r host/Maskwork.Host/bin/Release/net10.0 "$out/host" # a private copy: rebuilding meanwhile does not disturb it
-results="$out/results.jsonl"; : > "$results"
+results="$out/results.jsonl"
+if (( append )); then
+  [[ -x $mw && -f $results ]] || { echo "teachers-probe.sh: --append needs an earlier run in $out" >&2; exit 1; }
+else
+  nice -n 19 dotnet build host/Maskwork.Host -c Release -v quiet -nologo -clp:ErrorsOnly >&2
+  rm -rf "$out/host"; cp -r host/Maskwork.Host/bin/Release/net10.0 "$out/host" # a private copy: rebuilding meanwhile does not disturb it
+  : > "$results"
+fi
 echo "teachers-probe: steps $steps, seeds $seeds, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # pretrain NAME RECIPE [--set ...]: one run; prints nothing, records its JSON and wall time.
@@ -60,12 +72,15 @@ at() {
 
 for seed in $seeds; do
   mae=mae-s$seed
-  pretrain "$mae" image/mae $((2 * steps)) --set train.checkpoint_every="$steps"
-  at "$mae" "$steps" # (no wall time of its own: it is the first half of the 2·STEPS run)
+  long=$(( short_mae ? 1 : 2 ))
+  pretrain "$mae" image/mae $((long * steps)) --set train.checkpoint_every="$steps"
+  at "$mae" "$steps" # (no wall time of its own when it is the first half of the 2·STEPS run)
   probe "$mae-at$steps" "image/mae@$steps"
   probe "$mae-at$steps" "random init" --random-init
-  if [[ " $recipes " == *" self-distill "* ]]; then probe "$mae" "image/mae@$((2 * steps))"; fi
-  if [[ " $recipes " == *" dmae "* ]]; then
+  if [[ " $recipes " == *" self-distill "* ]] && (( !short_mae )); then probe "$mae" "image/mae@$((2 * steps))"; fi
+  big="$out/runs/mae-big-s$seed"
+  if [[ -n $big_teacher ]]; then big=$big_teacher
+  elif [[ " $recipes " == *" dmae "* ]]; then
     pretrain "mae-big-s$seed" image/mae "$big_steps" --set model.encoder_dim=256 --set model.encoder_depth=8 --set model.encoder_heads=8
   fi
   for r in $recipes; do
@@ -73,7 +88,7 @@ for seed in $seeds; do
       data2vec|jepa) pretrain "$r-s$seed" "image/$r" "$steps" ;;
       mr-mae|maskalign) pretrain "$r-s$seed" "image/$r" "$steps" --set model.teacher="$out/runs/$mae-at$steps" ;;
       self-distill) pretrain "$r-s$seed" "image/$r" "$steps" --set model.teacher="$out/runs/$mae@$steps" ;;
-      dmae) pretrain "$r-s$seed" "image/$r" "$steps" --set model.teacher="$out/runs/mae-big-s$seed" ;;
+      dmae) pretrain "$r-s$seed" "image/$r" "$steps" --set model.teacher="$big" ;;
       *) echo "teachers-probe.sh: unknown recipe $r" >&2; exit 2 ;;
     esac
     probe "$r-s$seed" "image/$r"
