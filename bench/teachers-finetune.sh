@@ -55,6 +55,7 @@ print("\n| recipe | " + " | ".join(f"fine-tune seed {s}" for s in seeds) + " | m
 print("|---|" + "---|" * (len(seeds) + 2))
 for recipe in dict.fromkeys(r["recipe"] for r in rows):
     rs = sorted((r for r in rows if r["recipe"] == recipe), key=lambda r: r["seed"])
-    accs = [r["finetune_accuracy"] for r in rs]
-    print(f"| `{recipe}` | " + " | ".join(f"{a:.4f}" for a in accs) + f" | {statistics.mean(accs):.4f} | {statistics.mean(r['wall_s'] for r in rs):.0f} |")
+    by_seed = {r["seed"]: r["finetune_accuracy"] for r in rs}
+    accs = list(by_seed.values())
+    print(f"| `{recipe}` | " + " | ".join(f"{by_seed[s]:.4f}" if s in by_seed else "–" for s in seeds) + f" | {statistics.mean(accs):.4f} | {statistics.mean(r['wall_s'] for r in rs):.0f} |")
 PY

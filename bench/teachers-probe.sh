@@ -103,9 +103,10 @@ print("\n| recipe | " + " | ".join(f"probe seed {s}" for s in seeds) + " | mean 
 print("|---|" + "---|" * (len(seeds) + 3))
 for recipe in dict.fromkeys(r["recipe"] for r in rows):
     rs = sorted((r for r in rows if r["recipe"] == recipe), key=lambda r: r["seed"])
-    accs = [r["accuracy"] for r in rs]
+    by_seed = {r["seed"]: r["accuracy"] for r in rs}
+    accs = list(by_seed.values())
     walls = [r["wall_s"] for r in rs if r["wall_s"] is not None]
     warn = "yes" if any(r["collapse_warning"] for r in rs) else "no"
-    print(f"| `{recipe}` | " + " | ".join(f"{a:.4f}" for a in accs) + f" | {statistics.mean(accs):.4f} | "
+    print(f"| `{recipe}` | " + " | ".join(f"{by_seed[s]:.4f}" if s in by_seed else "–" for s in seeds) + f" | {statistics.mean(accs):.4f} | "
           + (f"{statistics.mean(walls):.0f}" if walls else "–") + f" | {warn} |")
 PY
