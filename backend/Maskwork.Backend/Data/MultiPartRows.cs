@@ -55,11 +55,14 @@ static class MultiPartRows
         {
             if (p.Text is not null) continue;
             if (p.Shape is null || p.Shape.Length == 0 || p.DType is null || !SampleDTypes.TryParse(p.DType, out var dtype)) return $"part '{p.Name}' has no shape or a dtype this Maskwork does not know";
-            expected += p.Shape.Aggregate(1L, (a, b) => a * b) * SampleDTypes.Size(dtype);
+            expected += Bytes(p.Shape, dtype);
         }
         if (expected != length) return $"a row of {length} bytes whose parts need {expected}";
         return layout.Parts.Any(p => p.Name == layout.Primary) ? null : $"its primary part '{layout.Primary}' is not one of its parts";
     }
+
+    /// <summary>The stored size of a dense value of <paramref name="shape"/> and <paramref name="dtype"/>: what a row's (or a part's) bytes must number.</summary>
+    internal static long Bytes(int[] shape, SampleDType dtype) => shape.Aggregate(1L, (a, b) => a * b) * SampleDTypes.Size(dtype);
 
     static Layout Parse(DatasetRow row) =>
         JsonSerializer.Deserialize<Layout>(row.Parts!, Json) is { Primary: not null, Parts: not null } layout ? layout : throw new InvalidDataException("no primary or parts");
@@ -74,7 +77,7 @@ static class MultiPartRows
         {
             if (p.Text is not null) { parts[p.Name] = new TextSample(p.Text, row.Label, row.Source) { Split = row.Split }; continue; }
             SampleDTypes.TryParse(p.DType!, out var dtype);
-            int bytes = checked((int)(p.Shape!.Aggregate(1L, (a, b) => a * b) * SampleDTypes.Size(dtype)));
+            int bytes = checked((int)Bytes(p.Shape!, dtype));
             parts[p.Name] = Sample.Typed(row.Values.AsSpan(at, bytes).ToArray(), dtype, p.Shape!, row.Label, row.Source, p.Normalized) with { Split = row.Split };
             at += bytes;
         }

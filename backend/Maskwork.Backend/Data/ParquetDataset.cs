@@ -87,6 +87,10 @@ public sealed record DatasetManifest
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
+    /// <summary>Whether <paramref name="name"/> can be a companion file: a plain file name, not the manifest, a shard (part-*) or a temp file (.*).</summary>
+    internal static bool IsCompanionName(string name) =>
+        name == Path.GetFileName(name) && name != FileName && !name.StartsWith("part-", StringComparison.Ordinal) && !name.StartsWith('.');
+
     /// <summary>Reads and validates <c>dataset.json</c> of <paramref name="folder"/>; a bad manifest throws <see cref="InvalidDataFileException"/> naming it.</summary>
     public static DatasetManifest Load(string folder)
     {
@@ -101,7 +105,7 @@ public sealed record DatasetManifest
             throw new InvalidDataFileException(path, $"format version {m.FormatVersion}; this Maskwork reads version 1 to {MultiPartVersion}: upgrade Maskwork or ingest again");
         m = m with { Files = m.Files ?? [] };
         foreach (var f in m.Files)
-            if (f.File != Path.GetFileName(f.File) || f.File is FileName || f.File.StartsWith("part-", StringComparison.Ordinal) || f.File.StartsWith('.'))
+            if (!IsCompanionName(f.File))
                 throw new InvalidDataFileException(path, $"file name '{f.File}' is not a companion file name inside the dataset folder");
         foreach (var s in m.Shards)
         {
@@ -213,7 +217,7 @@ public sealed class DatasetWriter : IAsyncDisposable
     public void AddFile(string name, byte[] contents)
     {
         ArgumentNullException.ThrowIfNull(contents);
-        if (string.IsNullOrWhiteSpace(name) || name != Path.GetFileName(name) || name == DatasetManifest.FileName || name.StartsWith("part-", StringComparison.Ordinal) || name.StartsWith('.'))
+        if (string.IsNullOrWhiteSpace(name) || !DatasetManifest.IsCompanionName(name))
             throw new ArgumentException($"'{name}' cannot be a dataset's companion file: give a plain file name other than {DatasetManifest.FileName} and part-*");
         string path = Path.Combine(folder, name), tmp = Path.Combine(folder, $".{name}.tmp");
         using (var fs = File.Create(tmp)) { fs.Write(contents); fs.Flush(true); }

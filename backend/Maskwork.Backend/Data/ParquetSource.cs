@@ -223,7 +223,7 @@ public sealed class ParquetSource : IGroupedSampleSource
                 if (MultiPartRows.Check(r) is { } problem) return (null, problem);
                 continue;
             }
-            long expected = r.Shape.Aggregate(1L, (a, b) => a * b) * SampleDTypes.Size(dtype);
+            long expected = MultiPartRows.Bytes(r.Shape, dtype);
             if (r.Shape.Length == 0 || expected != r.Values.Length) return (null, $"a row of {r.Values.Length} bytes with shape [{string.Join(',', r.Shape)}] of {r.DType}");
         }
         string sha = Convert.ToHexStringLower(hash.GetHashAndReset());
