@@ -47,15 +47,4 @@ for seed in $seeds; do
   for r in $recipes; do finetune "$r-s$seed" "image/$r"; done
 done
 
-/usr/bin/python3 - "$results" <<'PY'
-import json, sys, statistics
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-seeds = sorted({r["seed"] for r in rows})
-print("\n| recipe | " + " | ".join(f"fine-tune seed {s}" for s in seeds) + " | mean | wall s (mean) |")
-print("|---|" + "---|" * (len(seeds) + 2))
-for recipe in dict.fromkeys(r["recipe"] for r in rows):
-    rs = sorted((r for r in rows if r["recipe"] == recipe), key=lambda r: r["seed"])
-    by_seed = {r["seed"]: r["finetune_accuracy"] for r in rs}
-    accs = list(by_seed.values())
-    print(f"| `{recipe}` | " + " | ".join(f"{by_seed[s]:.4f}" if s in by_seed else "–" for s in seeds) + f" | {statistics.mean(accs):.4f} | {statistics.mean(r['wall_s'] for r in rs):.0f} |")
-PY
+/usr/bin/python3 bench/seed_table.py "$results" finetune_accuracy fine-tune

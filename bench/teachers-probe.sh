@@ -95,18 +95,4 @@ for seed in $seeds; do
   done
 done
 
-/usr/bin/python3 - "$results" <<'PY'
-import json, sys, statistics
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-seeds = sorted({r["seed"] for r in rows})
-print("\n| recipe | " + " | ".join(f"probe seed {s}" for s in seeds) + " | mean | wall s (mean) | collapse_warning |")
-print("|---|" + "---|" * (len(seeds) + 3))
-for recipe in dict.fromkeys(r["recipe"] for r in rows):
-    rs = sorted((r for r in rows if r["recipe"] == recipe), key=lambda r: r["seed"])
-    by_seed = {r["seed"]: r["accuracy"] for r in rs}
-    accs = list(by_seed.values())
-    walls = [r["wall_s"] for r in rs if r["wall_s"] is not None]
-    warn = "yes" if any(r["collapse_warning"] for r in rs) else "no"
-    print(f"| `{recipe}` | " + " | ".join(f"{by_seed[s]:.4f}" if s in by_seed else "–" for s in seeds) + f" | {statistics.mean(accs):.4f} | "
-          + (f"{statistics.mean(walls):.0f}" if walls else "–") + f" | {warn} |")
-PY
+/usr/bin/python3 bench/seed_table.py "$results" accuracy probe
