@@ -73,13 +73,15 @@ public sealed class TextTokenizerFactory : ITokenizerFactory
     /// <summary>The vocabulary <c>maskwork ingest</c> built from the training captions and stored with the dataset; copied byte for byte into the run folder.</summary>
     static Vocabulary Ingested(BuildContext context, bool lowercase)
     {
-        string dataset = context.Data.Path;
-        var vocabulary = Vocabulary.Load(dataset) ?? throw new ArgumentException(
+        string dataset = context.Data.Path, path = Path.Combine(dataset, Vocabulary.FileName);
+        if (!File.Exists(path)) throw new ArgumentException(
             $"vl/text: the dataset {dataset} has no {Vocabulary.FileName} (it was ingested before Maskwork 1.2, or not from a captioned-image reader): " +
             "ingest it again with `maskwork ingest --reader tuxpaint-stamps|emoji|image-text --in <path> --out <dataset>`");
+        byte[] json = File.ReadAllBytes(path); // read once: parsed here, copied byte for byte into the run folder below
+        var vocabulary = Vocabulary.Parse(json, path);
         if (vocabulary.Lowercase != lowercase)
             throw new ArgumentException($"vl/text: the dataset's {Vocabulary.FileName} was built with lowercase={vocabulary.Lowercase.ToString().ToLowerInvariant()}, the tokenizer asks for lowercase={lowercase.ToString().ToLowerInvariant()}: use the dataset's setting or give a vocabulary folder (tokenizer option vocab)");
-        if (context.RunFolder is { Length: > 0 } run) Vocabulary.SaveFile(run, File.ReadAllBytes(Path.Combine(dataset, Vocabulary.FileName)));
+        if (context.RunFolder is { Length: > 0 } run) Vocabulary.SaveFile(run, json);
         return vocabulary;
     }
 }

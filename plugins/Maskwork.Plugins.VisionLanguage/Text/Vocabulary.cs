@@ -90,14 +90,19 @@ public sealed class Vocabulary
     public static Vocabulary? Load(string folder)
     {
         string path = Path.Combine(folder, FileName);
-        if (!File.Exists(path)) return null;
+        return File.Exists(path) ? Parse(File.ReadAllBytes(path), path) : null;
+    }
+
+    /// <summary>The vocabulary in <paramref name="json"/>, the bytes of a vocab.json read from <paramref name="path"/> (named in errors).</summary>
+    public static Vocabulary Parse(byte[] json, string path)
+    {
         try
         {
-            var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-            if ((int?)json["format"] != 1 || (string?)json["base"] != "gpt2") throw new InvalidDataException("unknown format or base tokenizer");
-            var ids = json["base_ids"]!.AsArray().Select(n => (int)n!).ToArray();
+            var root = JsonNode.Parse(json)!.AsObject();
+            if ((int?)root["format"] != 1 || (string?)root["base"] != "gpt2") throw new InvalidDataException("unknown format or base tokenizer");
+            var ids = root["base_ids"]!.AsArray().Select(n => (int)n!).ToArray();
             if (ids.Any(i => i < 0) || ids.Zip(ids.Skip(1)).Any(p => p.First >= p.Second)) throw new InvalidDataException("base_ids must be ascending non-negative ids");
-            return new Vocabulary(ids, (bool?)json["lowercase"] ?? true);
+            return new Vocabulary(ids, (bool?)root["lowercase"] ?? true);
         }
         catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException or NullReferenceException or FormatException)
         {
