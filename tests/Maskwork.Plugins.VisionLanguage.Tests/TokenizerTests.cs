@@ -42,6 +42,22 @@ public class TokenizerTests
     }
 
     [Fact]
+    public void AVocabularyFileSavedWithAByteOrderMarkStillLoads()
+    {
+        var run = Path.Combine(Path.GetTempPath(), "mw-vl-bom-" + Guid.NewGuid().ToString("N")[..8]);
+        var vocabulary = Vocabulary.Build(["a cat sat on the mat", "a dog"]);
+        string path = vocabulary.Save(run);
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. File.ReadAllBytes(path)]);
+        var loaded = Vocabulary.Load(run)!;
+        Assert.Equal(vocabulary.Encode("a dog sat"), loaded.Encode("a dog sat"));
+        // Garbage still names the file.
+        File.WriteAllText(path, "{ not json");
+        var e = Assert.Throws<InvalidDataException>(() => Vocabulary.Load(run));
+        Assert.Contains(path, e.Message);
+        Directory.Delete(run, true);
+    }
+
+    [Fact]
     public void TextTokenizerTruncatesPadsAndMarksPadding()
     {
         using var scope = NewDisposeScope();

@@ -98,7 +98,9 @@ public sealed class Vocabulary
     {
         try
         {
-            var root = JsonNode.Parse(json)!.AsObject();
+            // A hand-edited file may start with a UTF-8 byte-order mark, which File.ReadAllText would have dropped.
+            ReadOnlySpan<byte> utf8 = json.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? json.AsSpan(3) : json;
+            var root = JsonNode.Parse(utf8)!.AsObject();
             if ((int?)root["format"] != 1 || (string?)root["base"] != "gpt2") throw new InvalidDataException("unknown format or base tokenizer");
             var ids = root["base_ids"]!.AsArray().Select(n => (int)n!).ToArray();
             if (ids.Any(i => i < 0) || ids.Zip(ids.Skip(1)).Any(p => p.First >= p.Second)) throw new InvalidDataException("base_ids must be ascending non-negative ids");
