@@ -182,6 +182,7 @@ public sealed class VlEvalCase : IBenchCase
 
     static float[] CaptionLoss(ModelParts parts, List<Sample> batch, bool imageMasked)
     {
+        using var held = new Maskwork.Backend.Nn.HeldScalars(); // no temporary Scalars in a long loop (Held.cs)
         using var scope = NewDisposeScope();
         var tokens = parts.Tokenizer.Tokenize(batch, CPU);
         var text = tokens.Parts!["text"];
@@ -193,7 +194,7 @@ public sealed class VlEvalCase : IBenchCase
         var counts = real.sum(1).data<long>().ToArray();
         for (int k = 0; k < Masks; k++)
         {
-            var hide = (arange(nt, dtype: ScalarType.Int64).remainder(Masks).eq(k)).unsqueeze(0).logical_and(real);
+            var hide = (arange(nt, dtype: ScalarType.Int64).remainder(held.Int(Masks)).eq(held.Int(k))).unsqueeze(0).logical_and(real);
             var hidden = hide.sum(1).data<long>().ToArray();
             var plan = imagePlan with { Parts = new Dictionary<string, MaskPlan> { ["image"] = imagePlan, ["text"] = MaskPlan.FromDense(hide) } };
             using (no_grad()) objective.Compute(tokens, plan, parts.Encoder.Encode(tokens, plan));
@@ -264,6 +265,7 @@ public sealed class VlEvalCase : IBenchCase
     /// <summary>MultiMAE's silhouette from RGB alone (alpha and caption fully masked): mean IoU of predicted alpha &gt; 0.5 against alpha &gt; 0.5.</summary>
     static double SilhouetteIou(ModelParts parts, List<Sample> test)
     {
+        using var held = new Maskwork.Backend.Nn.HeldScalars(); // no temporary Scalars in a long loop (Held.cs)
         var objective = (MultiMaeObjective)parts.Objective;
         var tokenizer = (Maskwork.Backend.Tokenization.PartsTokenizer)parts.Tokenizer;
         double sum = 0;
@@ -277,11 +279,11 @@ public sealed class VlEvalCase : IBenchCase
             var plan = none with { Parts = new Dictionary<string, MaskPlan> { ["image"] = none, ["alpha"] = Hide(b, alpha.TokenCount), ["text"] = Hide(b, tokens.Parts["text"].TokenCount) } };
             MultiMaePrediction p;
             using (no_grad()) p = objective.Predict(tokens, plan, parts.Encoder.Encode(tokens, plan), out _);
-            var predicted = tokenizer["alpha"].Detokenize(p.AlphaLogits.sigmoid(), alpha).gt(0.5).reshape(b, -1);
-            var truth = tokenizer["alpha"].Detokenize(alpha.Tokens, alpha).gt(0.5).reshape(b, -1);
+            var predicted = tokenizer["alpha"].Detokenize(p.AlphaLogits.sigmoid(), alpha).gt(held[0.5]).reshape(b, -1);
+            var truth = tokenizer["alpha"].Detokenize(alpha.Tokens, alpha).gt(held[0.5]).reshape(b, -1);
             var inter = predicted.logical_and(truth).sum(1).to_type(ScalarType.Float64);
             var union = predicted.logical_or(truth).sum(1).to_type(ScalarType.Float64);
-            sum += where(union.gt(0), inter.div(union.clamp_min(1)), ones_like(union)).sum().item<double>();
+            sum += where(union.gt(held[0]), inter.div(union.clamp_min(held[1])), ones_like(union)).sum().item<double>();
         }
         return sum / test.Count;
     }
@@ -289,6 +291,7 @@ public sealed class VlEvalCase : IBenchCase
     /// <summary>MultiMAE's caption-token accuracy: every real caption token hidden once over <see cref="Masks"/> interleaved masks, with RGB and alpha fully shown or fully hidden.</summary>
     static double CaptionTokenAccuracy(ModelParts parts, List<Sample> test, bool imageShown)
     {
+        using var held = new Maskwork.Backend.Nn.HeldScalars(); // no temporary Scalars in a long loop (Held.cs)
         var objective = (MultiMaeObjective)parts.Objective;
         long right = 0, hiddenTotal = 0;
         foreach (var chunk in test.Chunk(128))
@@ -301,7 +304,7 @@ public sealed class VlEvalCase : IBenchCase
             var ids = text.Tokens.squeeze(-1);
             for (int k = 0; k < Masks; k++)
             {
-                var hide = arange(nt, dtype: ScalarType.Int64).remainder(Masks).eq(k).unsqueeze(0).logical_and(real);
+                var hide = arange(nt, dtype: ScalarType.Int64).remainder(held.Int(Masks)).eq(held.Int(k)).unsqueeze(0).logical_and(real);
                 var image = imageShown ? MaskPlan.None(b, ni, CPU) : Hide(b, ni);
                 var alpha = imageShown ? MaskPlan.None(b, na, CPU) : Hide(b, na);
                 var plan = image with { Parts = new Dictionary<string, MaskPlan> { ["image"] = image, ["alpha"] = alpha, ["text"] = MaskPlan.FromDense(hide) } };

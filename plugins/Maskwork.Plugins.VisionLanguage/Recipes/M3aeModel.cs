@@ -67,6 +67,7 @@ public sealed record VisibleSet(Tensor ShowImage, Tensor ShowText, Tensor Index,
 {
     public static VisibleSet Of(TokenBatch tokens, MaskPlan plan)
     {
+        using var s = new HeldScalars(); // runs on slice workers: no temporary Scalars (Held.cs)
         var image = tokens.Parts?["image"] ?? tokens;
         var text = tokens.Parts?["text"];
         long b = image.BatchSize, ni = image.TokenCount, nt = text?.TokenCount ?? 0;
@@ -84,7 +85,7 @@ public sealed record VisibleSet(Tensor ShowImage, Tensor ShowText, Tensor Index,
         var counts = shown.sum(1, type: ScalarType.Int64);
         long k = Math.Max(1, counts.max().item<long>());
         // Shown tokens first in index order: sort key = (hidden ? n : 0) + position.
-        var key = shown.logical_not().to_type(ScalarType.Int64).mul(n).add(arange(n, dtype: ScalarType.Int64, device: device).unsqueeze(0));
+        var key = shown.logical_not().to_type(ScalarType.Int64).mul(s.Int(n)).Plus(arange(n, dtype: ScalarType.Int64, device: device).unsqueeze(0));
         var index = key.argsort(1)[.., ..(int)k];
         var valid = arange(k, dtype: ScalarType.Int64, device: device).unsqueeze(0).lt(counts.unsqueeze(1));
         return new VisibleSet(showImage, showText, index, valid);
@@ -180,6 +181,7 @@ public sealed class M3aeObjective : nn.Module, IObjective
 
     public ObjectiveResult Compute(TokenBatch tokens, MaskPlan plan, Encoded encoded)
     {
+        using var s = new HeldScalars(); // runs on slice workers: no temporary Scalars (Held.cs)
         var image = tokens.Parts?["image"] ?? tokens;
         var text = tokens.Parts?.GetValueOrDefault("text");
         var set = VisibleSet.Of(tokens, plan);
@@ -200,8 +202,8 @@ public sealed class M3aeObjective : nn.Module, IObjective
         Tensor? mu = null, sd = null;
         if (normPix) (target, mu, sd) = PatchNorm.NormPix(target);
         var hiddenImage = set.ShowImage.logical_not().to_type(ScalarType.Float32);
-        var perPatch = predImage.to_type(ScalarType.Float32).sub(target).square().mean([-1]);
-        var imageLoss = perPatch.mul(hiddenImage).sum(1).div(hiddenImage.sum(1).clamp_min(1)).mean();
+        var perPatch = predImage.to_type(ScalarType.Float32).sub(target).Squared().mean([-1]);
+        var imageLoss = perPatch.mul(hiddenImage).sum(1).div(hiddenImage.sum(1).clamp_min(s[1])).mean();
         var loss = imageLoss;
         var metrics = new Dictionary<string, Tensor> { ["image_mse"] = imageLoss.detach() };
 
@@ -213,11 +215,11 @@ public sealed class M3aeObjective : nn.Module, IObjective
             if (text.Padding is { } p) hiddenText = hiddenText.logical_and(p.logical_not());
             var m = hiddenText.to_type(ScalarType.Float32);
             var ce = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[2]), ids.reshape(-1), reduction: nn.Reduction.None).view(b, nt);
-            var perSample = ce.mul(m).sum(1).div(m.sum(1).clamp_min(1));
+            var perSample = ce.mul(m).sum(1).div(m.sum(1).clamp_min(s[1]));
             var textLoss = perSample.mean();
-            loss = loss.add(textLoss.mul(textWeight));
+            loss = loss.Plus(textLoss.mul(s[textWeight]));
             var predicted = logits.argmax(-1);
-            var correct = predicted.eq(ids).to_type(ScalarType.Float32).mul(m).sum().div(m.sum().clamp_min(1));
+            var correct = predicted.eq(ids).to_type(ScalarType.Float32).mul(m).sum().div(m.sum().clamp_min(s[1]));
             metrics["text_ce"] = textLoss.detach();
             metrics["text_acc"] = correct.detach();
             var lastText = predicted.detach().cpu();
@@ -231,7 +233,7 @@ public sealed class M3aeObjective : nn.Module, IObjective
         }
 
         var recon = predImage.detach().to_type(ScalarType.Float32);
-        if (normPix) recon = recon.mul(sd!).add(mu!);
+        if (normPix) recon = recon.mul(sd!).Plus(mu!);
         return new ObjectiveResult(loss) { Metrics = metrics, Reconstruction = recon };
     }
 }

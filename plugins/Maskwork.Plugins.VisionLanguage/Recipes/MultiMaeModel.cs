@@ -15,6 +15,7 @@ public sealed record PartsVisible(Tensor[] Shown, long[] Offsets, long Total, Te
 {
     public static PartsVisible Of(TokenBatch tokens, MaskPlan plan, IReadOnlyList<string> names)
     {
+        using var s = new HeldScalars(); // runs on slice workers: no temporary Scalars (Held.cs)
         var first = Part(tokens, names[0]);
         long b = first.BatchSize;
         var device = first.Tokens.device;
@@ -33,7 +34,7 @@ public sealed record PartsVisible(Tensor[] Shown, long[] Offsets, long Total, Te
         var all = cat(shown, 1);
         var counts = all.sum(1, type: ScalarType.Int64);
         long k = Math.Max(1, counts.max().item<long>());
-        var key = all.logical_not().to_type(ScalarType.Int64).mul(n).add(arange(n, dtype: ScalarType.Int64, device: device).unsqueeze(0));
+        var key = all.logical_not().to_type(ScalarType.Int64).mul(s.Int(n)).Plus(arange(n, dtype: ScalarType.Int64, device: device).unsqueeze(0));
         var index = key.argsort(1)[.., ..(int)k];
         var valid = arange(k, dtype: ScalarType.Int64, device: device).unsqueeze(0).lt(counts.unsqueeze(1));
         return new PartsVisible(shown, offsets, n, index, valid);
@@ -239,11 +240,12 @@ public sealed class MultiMaeObjective : nn.Module, IObjective
     static Tensor PerSampleMean(Tensor perToken, Tensor hidden)
     {
         var m = hidden.to_type(ScalarType.Float32);
-        return perToken.mul(m).sum(1).div(m.sum(1).clamp_min(1));
+        return perToken.mul(m).sum(1).div(m.sum(1).clamp_min(Held.One));
     }
 
     public ObjectiveResult Compute(TokenBatch tokens, MaskPlan plan, Encoded encoded)
     {
+        using var s = new HeldScalars(); // runs on slice workers: no temporary Scalars (Held.cs)
         var image = PartsVisible.Part(tokens, "image");
         var alpha = PartsVisible.Part(tokens, "alpha");
         var text = PartsVisible.Part(tokens, "text");
@@ -254,13 +256,13 @@ public sealed class MultiMaeObjective : nn.Module, IObjective
         Tensor? mu = null, sd = null;
         if (normPix) (target, mu, sd) = PatchNorm.NormPix(target);
         var predImage = pred.Image.to_type(ScalarType.Float32);
-        var imageLoss = PerSampleMean(predImage.sub(target).square().mean([-1]), set.Shown[0].logical_not()).mean();
+        var imageLoss = PerSampleMean(predImage.sub(target).Squared().mean([-1]), set.Shown[0].logical_not()).mean();
 
         var alphaLogits = pred.AlphaLogits.to_type(ScalarType.Float32);
-        var alphaTarget = alpha.Tokens.clamp(0, 1);
+        var alphaTarget = alpha.Tokens.clamp(s[0], s[1]);
         var perAlpha = alphaBce
             ? nn.functional.binary_cross_entropy_with_logits(alphaLogits, alphaTarget, reduction: nn.Reduction.None).mean([-1])
-            : alphaLogits.sigmoid().sub(alphaTarget).square().mean([-1]);
+            : alphaLogits.sigmoid().sub(alphaTarget).Squared().mean([-1]);
         var alphaLoss = PerSampleMean(perAlpha, set.Shown[1].logical_not()).mean();
 
         var logits = pred.TextLogits.to_type(ScalarType.Float32);
@@ -270,13 +272,13 @@ public sealed class MultiMaeObjective : nn.Module, IObjective
         var ce = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[2]), ids.reshape(-1), reduction: nn.Reduction.None).view(b, nt);
         var textLoss = PerSampleMean(ce, hiddenText).mean();
 
-        var loss = imageLoss.mul(imageWeight).add(alphaLoss.mul(alphaWeight)).add(textLoss.mul(textWeight));
+        var loss = imageLoss.mul(s[imageWeight]).Plus(alphaLoss.mul(s[alphaWeight])).Plus(textLoss.mul(s[textWeight]));
         var predicted = logits.argmax(-1);
         var m = hiddenText.to_type(ScalarType.Float32);
         var metrics = new Dictionary<string, Tensor>
         {
             ["image_mse"] = imageLoss.detach(), ["alpha_loss"] = alphaLoss.detach(), ["text_ce"] = textLoss.detach(),
-            ["text_acc"] = predicted.eq(ids).to_type(ScalarType.Float32).mul(m).sum().div(m.sum().clamp_min(1)).detach(),
+            ["text_acc"] = predicted.eq(ids).to_type(ScalarType.Float32).mul(m).sum().div(m.sum().clamp_min(s[1])).detach(),
         };
         var lastText = predicted.detach().cpu();
         var lastAlpha = alphaLogits.detach().sigmoid().cpu();
@@ -288,7 +290,7 @@ public sealed class MultiMaeObjective : nn.Module, IObjective
         }
 
         var recon = predImage.detach();
-        if (normPix) recon = recon.mul(sd!).add(mu!);
+        if (normPix) recon = recon.mul(sd!).Plus(mu!);
         return new ObjectiveResult(loss) { Metrics = metrics, Reconstruction = recon };
     }
 }

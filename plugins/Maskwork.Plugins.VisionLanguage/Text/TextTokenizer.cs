@@ -1,4 +1,5 @@
 using Maskwork.Abstractions;
+using TorchSharp;
 using Maskwork.Plugins.VisionLanguage.Readers;
 using static TorchSharp.torch;
 
@@ -33,8 +34,9 @@ public sealed class TextTokenizer(Vocabulary vocabulary, int length) : ITokenize
             for (int j = 0; j < Length; j++) ids[i * Length + j] = row[j];
         }
         var tokens = tensor(ids, [batch.Count, Length, 1], device: device);
+        using var pad = ((long)Vocabulary.Pad).ToScalar(); // held: tokenizing runs beside other threads (Held.cs)
         var labels = batch.All(s => s.Label is not null) ? tensor(batch.Select(s => (long)s.Label!.Value).ToArray(), device: device) : null;
-        return new TokenBatch(tokens, Layout) { Padding = tokens.squeeze(-1).eq(Vocabulary.Pad), Labels = labels };
+        return new TokenBatch(tokens, Layout) { Padding = tokens.squeeze(-1).eq(pad), Labels = labels };
     }
 
     public Tensor Detokenize(Tensor tokens, TokenBatch like) => tokens.reshape(tokens.shape[0], tokens.shape[1]);
