@@ -18,15 +18,17 @@ namespace Maskwork.Bench.Cases;
 public sealed class VideoStepCase : IBenchCase
 {
     public string Name => "video-step";
-    public string Summary => "VideoMAE-Tiny train step via the video plugin + Trainer, the videomae_torch.py peer's configuration (--dual --precision fp32|bf16 --batch 16 --threads 2 --steps 20 --warmup 5 --workers 0|1|2)";
+    public string Summary => "VideoMAE-Tiny train step via the video plugin + Trainer, the videomae_torch.py peer's configuration (--dual --precision fp32|bf16 --batch 16 --threads 2 --steps 20 --warmup 5 --workers 0|1|2 --attention auto|sdpa|batched)";
 
     public Task<int> RunAsync(BenchArgs args)
     {
         MaeTiny.Threads(args);
         var precision = Precision.Parse(args.String("precision", "fp32"));
         bool dual = args.Flag("dual");
+        Maskwork.Backend.Nn.Attention.Kernel = Enum.Parse<Maskwork.Backend.Nn.AttentionKernel>(args.String("attention", "auto"), ignoreCase: true);
         int batch = args.Int("batch", 16), steps = args.Int("steps", 20), warmup = args.Int("warmup", 5);
-        var options = new VideoMaeOptions { DecoderMasker = dual ? "running-cell" : "none" };
+        // The peer's decoder has 2 blocks (the recipe's default is 4).
+        var options = new VideoMaeOptions { DecoderMasker = dual ? "running-cell" : "none", DecoderDepth = 2 };
         var recipe = new VideoMaeRecipe(dual ? "video/videomae-v2" : "video/videomae", "bench", options);
         manual_seed(0);
         var parts = recipe.Build(options, new BuildContext(CPU, new DataSpec("bench", "")));
@@ -40,7 +42,7 @@ public sealed class VideoStepCase : IBenchCase
         double Ms(Func<StepTimings, double> f) => Math.Round(reports.Average(r => f(r.Timings!)) * 1000, 2);
         BenchArgs.Emit(new
         {
-            @case = Name, precision = Precision.Name(precision), dual, batch, threads = get_num_threads(), workers = trainer.Workers, steps,
+            @case = Name, precision = Precision.Name(precision), dual, attention = Maskwork.Backend.Nn.Attention.Kernel.ToString().ToLowerInvariant(), batch, threads = get_num_threads(), workers = trainer.Workers, steps,
             tokens = 256, clips_per_s = Math.Round(batch * steps / wall, 2), step_ms = Math.Round(wall / steps * 1000, 1),
             data_ms = Ms(t => t.Data), forward_ms = Ms(t => t.Forward), backward_ms = Ms(t => t.Backward), optimizer_ms = Ms(t => t.Optimizer),
             data_share = Math.Round(reports.Sum(r => r.Timings!.Data) / wall, 4),
