@@ -23,7 +23,7 @@ public sealed class MaeStepCase : IBenchCase
         var precision = Precision.Parse(args.String("precision", "fp32"));
         int batch = args.Int("batch", 128), steps = args.Int("steps", 20), warmup = args.Int("warmup", 5);
         Maskwork.Backend.Nn.Dense.ConvolutionGemm = args.String("conv-gemm", "true") != "false";
-        Maskwork.Backend.Nn.Attention.Kernel = Enum.Parse<Maskwork.Backend.Nn.AttentionKernel>(args.String("attention", "auto"), ignoreCase: true);
+        string attention = MaeTiny.Attention(args);
         var device = TorchRuntime.Select(args.String("device", "cpu")); // cuda: through the Libtorch setting (MASKWORK__LIBTORCH), see gpu-check.sh
         var (gemm, gemmMm, gemmConv) = device.type == DeviceType.CPU ? MaeTiny.GemmPeak(precision) : (0.0, 0.0, 0.0); // no CPU GEMM peak to compare a GPU step with
 
@@ -43,7 +43,7 @@ public sealed class MaeStepCase : IBenchCase
         BenchArgs.Emit(new
         {
             @case = Name, device = device.type.ToString().ToLowerInvariant(), precision = Precision.Name(precision), batch, threads = get_num_threads(), workers = trainer.Workers, steps,
-            attention = Maskwork.Backend.Nn.Attention.Kernel.ToString().ToLowerInvariant(), conv_gemm = Maskwork.Backend.Nn.Dense.ConvolutionGemm,
+            attention, conv_gemm = Maskwork.Backend.Nn.Dense.ConvolutionGemm,
             img_per_s = Math.Round(batch * steps / wall, 1),
             step_ms = Math.Round(stepS * 1000, 1),
             data_ms = Ms(t => t.Data), forward_ms = Ms(t => t.Forward), backward_ms = Ms(t => t.Backward), optimizer_ms = Ms(t => t.Optimizer),

@@ -99,5 +99,12 @@ static class MaeTiny
         set_num_threads(threads);
     }
 
+    /// <summary>Sets the process-wide attention kernel from <c>--attention auto|sdpa|batched</c> (default auto); returns its name for the JSON.</summary>
+    public static string Attention(BenchArgs args)
+    {
+        Maskwork.Backend.Nn.Attention.Kernel = Enum.Parse<Maskwork.Backend.Nn.AttentionKernel>(args.String("attention", "auto"), ignoreCase: true);
+        return Maskwork.Backend.Nn.Attention.Kernel.ToString().ToLowerInvariant();
+    }
+
     public static string PrecisionName(ScalarType t) => Precision.Name(t);
 }

@@ -25,7 +25,7 @@ public sealed class VideoStepCase : IBenchCase
         MaeTiny.Threads(args);
         var precision = Precision.Parse(args.String("precision", "fp32"));
         bool dual = args.Flag("dual");
-        Maskwork.Backend.Nn.Attention.Kernel = Enum.Parse<Maskwork.Backend.Nn.AttentionKernel>(args.String("attention", "auto"), ignoreCase: true);
+        string attention = MaeTiny.Attention(args);
         int batch = args.Int("batch", 16), steps = args.Int("steps", 20), warmup = args.Int("warmup", 5);
         // The peer's decoder has 2 blocks (the recipe's default is 4).
         var options = new VideoMaeOptions { DecoderMasker = dual ? "running-cell" : "none", DecoderDepth = 2 };
@@ -42,7 +42,7 @@ public sealed class VideoStepCase : IBenchCase
         double Ms(Func<StepTimings, double> f) => Math.Round(reports.Average(r => f(r.Timings!)) * 1000, 2);
         BenchArgs.Emit(new
         {
-            @case = Name, precision = Precision.Name(precision), dual, attention = Maskwork.Backend.Nn.Attention.Kernel.ToString().ToLowerInvariant(), batch, threads = get_num_threads(), workers = trainer.Workers, steps,
+            @case = Name, precision = Precision.Name(precision), dual, attention, batch, threads = get_num_threads(), workers = trainer.Workers, steps,
             tokens = 256, clips_per_s = Math.Round(batch * steps / wall, 2), step_ms = Math.Round(wall / steps * 1000, 1),
             data_ms = Ms(t => t.Data), forward_ms = Ms(t => t.Forward), backward_ms = Ms(t => t.Backward), optimizer_ms = Ms(t => t.Optimizer),
             data_share = Math.Round(reports.Sum(r => r.Timings!.Data) / wall, 4),

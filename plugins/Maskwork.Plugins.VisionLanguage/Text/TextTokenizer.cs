@@ -1,6 +1,6 @@
 using Maskwork.Abstractions;
-using TorchSharp;
 using Maskwork.Plugins.VisionLanguage.Readers;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Maskwork.Plugins.VisionLanguage.Text;
