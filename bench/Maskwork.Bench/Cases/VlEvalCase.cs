@@ -56,7 +56,8 @@ public sealed class VlEvalCase : IBenchCase
         var multiRecipe = new MultiMaeRecipe();
         var multiDefaults = (MultiMaeOptions)multiRecipe.DefaultOptions;
         var multiOptions = multiDefaults with { Budget = args.Int("budget", multiDefaults.Budget), SampleSubsets = args.String("subsets", multiDefaults.SampleSubsets ? "true" : "false") == "true",
-            AlphaWeight = args.Double("alpha-weight", multiDefaults.AlphaWeight),
+            AlphaWeight = args.Double("alpha-weight", multiDefaults.AlphaWeight), AdapterDim = args.Int("adapter-dim", multiDefaults.AdapterDim),
+            Recolour = args.String("recolour", multiDefaults.Recolour ? "true" : "false") == "true",
         };
         var spec = new DataSpec(reader, root) { Options = recipe.DataOptions(options) };
         var clock = Stopwatch.StartNew();
@@ -136,7 +137,7 @@ public sealed class VlEvalCase : IBenchCase
         BenchArgs.Emit(new
         {
             @case = Name, reader, seeds, steps, batch, train_pairs = trainSet.Count, test_pairs = testSet.Count, skipped = issues.Count,
-            run = run.Order().ToArray(), text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget, subsets = multiOptions.SampleSubsets, alpha_weight = multiOptions.AlphaWeight,
+            run = run.Order().ToArray(), text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget, adapter_dim = multiOptions.AdapterDim, recolour = multiOptions.Recolour, subsets = multiOptions.SampleSubsets, alpha_weight = multiOptions.AlphaWeight,
             recall_at_1 = Mean("recall_at_1"), recall_at_5 = Mean("recall_at_5"), recall_at_10 = Mean("recall_at_10"),
             masked_image_recall_at_5 = Mean("masked_image_recall_at_5"), chance_recall_at_5 = Mean("chance_recall_at_5"),
             m3ae_probe_accuracy = Mean("m3ae_probe_accuracy"), mae_probe_accuracy = Mean("mae_probe_accuracy"), random_probe_accuracy = Mean("random_probe_accuracy"),

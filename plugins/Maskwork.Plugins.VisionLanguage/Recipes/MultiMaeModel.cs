@@ -156,22 +156,26 @@ public sealed class CrossBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
 }
 
 /// <summary>
-/// MultiMAE's output adapter for one part: the encoder tokens projected to the adapter's width are the context; the
-/// part's queries are its own encoded tokens where they were visible and a mask token elsewhere, plus the part's fixed
-/// positions; one cross-attention block over the context, then self-attention blocks over the queries, then a linear head.
+/// MultiMAE's output adapter for one part. Every sequence slot holds its encoded token where it was visible and a mask
+/// token elsewhere, plus MultiMAE's context embeddings: its part's learned type embedding and fixed positions. The
+/// visible slots are the context; this part's slots are the queries; one cross-attention block over the context, then
+/// self-attention blocks over the queries, then a linear head. Positions on both sides let a query find the context
+/// token at its own place (an alpha query the RGB token over the same pixels), which a query-only position cannot.
 /// </summary>
 public sealed class OutputAdapter : nn.Module
 {
     readonly Dense context, head;
     readonly TorchSharp.Modules.Parameter maskToken;
+    readonly TorchSharp.Modules.ParameterList types;
     readonly CrossBlock cross;
     readonly MaskedTransformer blocks;
     readonly PositionTable positions;
 
-    public OutputAdapter(int encoderDim, int outDim, TransformerShape shape) : base(nameof(OutputAdapter))
+    public OutputAdapter(int encoderDim, int outDim, int parts, TransformerShape shape) : base(nameof(OutputAdapter))
     {
         context = new Dense(encoderDim, shape.Dim);
         maskToken = nn.Parameter(zeros(1, 1, shape.Dim).normal_(0, 0.02));
+        types = nn.ParameterList(Enumerable.Range(0, parts).Select(_ => nn.Parameter(zeros(1, 1, shape.Dim).normal_(0, 0.02))).ToArray());
         cross = new CrossBlock(shape.Dim, shape.Heads);
         blocks = new MaskedTransformer(shape.Dim, shape.Depth, shape.Heads);
         head = new Dense(shape.Dim, outDim);
@@ -179,19 +183,20 @@ public sealed class OutputAdapter : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Predictions [B,n,outDim] for every token of part <paramref name="part"/> (the <paramref name="p"/>-th part of <paramref name="set"/>).</summary>
-    public Tensor Forward(Tensor latent, PartsVisible set, int p, TokenBatch part)
+    /// <summary>Predictions [B,n,outDim] for every token of the <paramref name="p"/>-th of <paramref name="parts"/> (in <paramref name="set"/>'s order).</summary>
+    public Tensor Forward(Tensor latent, PartsVisible set, IReadOnlyList<TokenBatch> parts, int p)
     {
-        long b = latent.shape[0], n = part.TokenCount;
+        long b = latent.shape[0], n = parts[p].TokenCount;
         var ctx = context.forward(latent);
         long d = ctx.shape[2];
         var mask = maskToken.to_type(ctx.dtype);
-        // Every sequence slot: its encoded token where it was visible, the mask token elsewhere; then this part's slice.
         var filled = where(set.Valid.unsqueeze(-1), ctx, mask.expand_as(ctx));
         var full = mask.expand(b, set.Total, d).clone().scatter(1, set.Index.unsqueeze(-1).expand(-1, -1, d), filled);
-        var queries = full[.., (int)set.Offsets[p]..(int)(set.Offsets[p] + n)].Plus(positions.For(part.Layout, latent.device));
-        var h = cross.forward(queries, ctx, set.Valid);
-        var keys = part.Padding is { } pad ? pad.logical_not() : ones(b, n, dtype: ScalarType.Bool, device: latent.device);
+        var embeddings = cat(parts.Select((part, i) => positions.For(part.Layout, latent.device).Plus(types[i])).ToArray(), 1);
+        full = full.Plus(embeddings);
+        var queries = full[.., (int)set.Offsets[p]..(int)(set.Offsets[p] + n)];
+        var h = cross.forward(queries, TokenOps.Gather(full, set.Index), set.Valid);
+        var keys = parts[p].Padding is { } pad ? pad.logical_not() : ones(b, n, dtype: ScalarType.Bool, device: latent.device);
         return head.forward(blocks.forward(h, keys));
     }
 }
@@ -216,9 +221,9 @@ public sealed class MultiMaeObjective : nn.Module, IObjective
     public MultiMaeObjective(int encoderDim, int imagePatchDim, int alphaPatchDim, int vocabulary, TransformerShape adapter, bool normPix, bool alphaBce,
         double imageWeight = 1, double alphaWeight = 1, double textWeight = 1) : base(nameof(MultiMaeObjective))
     {
-        imageOut = new OutputAdapter(encoderDim, imagePatchDim, adapter);
-        alphaOut = new OutputAdapter(encoderDim, alphaPatchDim, adapter);
-        textOut = new OutputAdapter(encoderDim, vocabulary, adapter);
+        imageOut = new OutputAdapter(encoderDim, imagePatchDim, PartNames.Length, adapter);
+        alphaOut = new OutputAdapter(encoderDim, alphaPatchDim, PartNames.Length, adapter);
+        textOut = new OutputAdapter(encoderDim, vocabulary, PartNames.Length, adapter);
         this.normPix = normPix; this.alphaBce = alphaBce;
         this.imageWeight = imageWeight; this.alphaWeight = alphaWeight; this.textWeight = textWeight;
         RegisterComponents();
@@ -231,10 +236,11 @@ public sealed class MultiMaeObjective : nn.Module, IObjective
     public MultiMaePrediction Predict(TokenBatch tokens, MaskPlan plan, Encoded encoded, out PartsVisible set)
     {
         set = PartsVisible.Of(tokens, plan, PartNames);
+        var parts = PartNames.Select(n => PartsVisible.Part(tokens, n)).ToArray();
         return new MultiMaePrediction(
-            imageOut.Forward(encoded.Latent, set, 0, PartsVisible.Part(tokens, "image")),
-            alphaOut.Forward(encoded.Latent, set, 1, PartsVisible.Part(tokens, "alpha")),
-            textOut.Forward(encoded.Latent, set, 2, PartsVisible.Part(tokens, "text")));
+            imageOut.Forward(encoded.Latent, set, parts, 0),
+            alphaOut.Forward(encoded.Latent, set, parts, 1),
+            textOut.Forward(encoded.Latent, set, parts, 2));
     }
 
     static Tensor PerSampleMean(Tensor perToken, Tensor hidden)
