@@ -74,11 +74,30 @@ public sealed class CaptionRenderer(TextTokenizer text, M3aeObjective objective,
         ];
     }
 
-    /// <summary>Lines of text as a tile: a sheet of one-pixel cells whose row labels are the lines.</summary>
-    internal static RgbImage TextTile(IReadOnlyList<string> lines)
+    /// <summary>Lines of text as a tile: a sheet of one-pixel cells whose row labels are the lines, each wrapped at <paramref name="width"/> characters.</summary>
+    internal static RgbImage TextTile(IReadOnlyList<string> lines, int width = 48)
     {
+        lines = lines.SelectMany(line => Wrap(line, width)).ToList();
         var tile = new Sheet(lines.Count, 1) { Gap = 2 };
         for (int i = 0; i < lines.Count; i++) { tile.RowLabels[i] = lines[i]; tile[i, 0] = new RgbImage(1, 1, Color.White); }
         return tile.Render();
+    }
+
+    /// <summary><paramref name="line"/> in pieces of at most <paramref name="width"/> characters, broken at spaces where it can; later pieces indented.</summary>
+    public static IEnumerable<string> Wrap(string line, int width)
+    {
+        const string indent = "       ";
+        string rest = line;
+        for (bool first = true; ; first = false)
+        {
+            string piece = first ? rest : indent + rest;
+            if (piece.Length <= width) { yield return piece; yield break; }
+            int room = width - (first ? 0 : indent.Length);
+            int cut = rest.LastIndexOf(' ', room, room);
+            if (cut <= 0) cut = room; // one long word: break it
+            yield return (first ? "" : indent) + rest[..cut].TrimEnd();
+            rest = rest[cut..].TrimStart();
+            if (rest.Length == 0) yield break;
+        }
     }
 }

@@ -4,6 +4,7 @@ using Maskwork.Abstractions;
 using Maskwork.Backend.Masking;
 using Maskwork.Backend.Nn;
 using Maskwork.Backend.Tokenization;
+using Maskwork.Plugins.VisionLanguage.Readers;
 using Maskwork.Plugins.VisionLanguage.Text;
 
 namespace Maskwork.Plugins.VisionLanguage.Recipes;
@@ -27,12 +28,14 @@ public sealed record MultiMaeOptions : IImageTextOptions
     public double[] Alphas { get; init; } = [1, 1, 1];
     [Description("draw a random non-empty subset of the parts per sample to receive the budget (on here: a caption has ~5 real tokens, so without it the caption is nearly always fully visible, and alpha is never hidden outright as in the silhouette-from-RGB evaluation)")]
     public bool SampleSubsets { get; init; } = true;
+    [Description("while training, recomposite each RGB on a background colour drawn per sample and epoch (seeded), so the silhouette has to be read off the colour contrast rather than memorised per stamp; evaluation sees the reader's colours")]
+    public bool Recolour { get; init; } = true;
     [Description("alpha loss: bce (binary cross-entropy on logits) or mse (on sigmoid)")]
     public string AlphaLoss { get; init; } = "bce";
     [Description("weight of the RGB MSE in the summed loss")]
     public double ImageWeight { get; init; } = 1;
-    [Description("weight of the alpha loss in the summed loss")]
-    public double AlphaWeight { get; init; } = 1;
+    [Description("weight of the alpha loss in the summed loss (2: the silhouette's BCE is small beside the caption's cross-entropy)")]
+    public double AlphaWeight { get; init; } = 2;
     [Description("weight of the caption cross-entropy in the summed loss")]
     public double TextWeight { get; init; } = 1;
     [Description("predict per-patch normalised pixels for RGB (MAE's norm-pix loss)")]
@@ -47,8 +50,8 @@ public sealed record MultiMaeOptions : IImageTextOptions
     public int EncoderDepth { get; init; } = 4;
     [Description("attention heads per encoder block")]
     public int EncoderHeads { get; init; } = 4;
-    [Description("output adapter width (MultiMAE: 256)")]
-    public int AdapterDim { get; init; } = 64;
+    [Description("output adapter width (MultiMAE's 256: silhouette IoU 0.72 / 0.83 / 0.87 at 64 / 128 / 256 in vl-eval, at ~1× / 1.6× / 3.5× the step time)")]
+    public int AdapterDim { get; init; } = 256;
     [Description("self-attention blocks per output adapter after its cross-attention (MultiMAE: 2)")]
     public int AdapterDepth { get; init; } = 2;
     [Description("attention heads per output adapter block")]
@@ -80,6 +83,12 @@ public sealed class MultiMaeRecipe : ImageTextRecipe<MultiMaeOptions>
             ("alpha", new PatchInputAdapter(alpha.TokenDim, o.EncoderDim)),
             ("text", new TextInputAdapter(text.Vocabulary.Size, o.EncoderDim)),
         ], new TransformerShape(o.EncoderDim, o.EncoderDepth, o.EncoderHeads));
+        if (o.Recolour)
+        {
+            long seed = (long)TorchSharp.torch.random.initial_seed(); // the host seeds torch with the run's seed before building
+            parts.Augment = (sample, position) => BackgroundRecolour.Apply(sample, seed, position);
+            parts.AugmentWhile = () => encoder.training;
+        }
         var objective = new MultiMaeObjective(o.EncoderDim, image.TokenDim, alpha.TokenDim, text.Vocabulary.Size,
             new TransformerShape(o.AdapterDim, o.AdapterDepth, o.AdapterHeads), o.NormPix, bce, o.ImageWeight, o.AlphaWeight, o.TextWeight);
         return new ModelParts(parts, masker, encoder, objective) { Renderer = new MultiMaeRenderer(text, objective), IndependentSamples = true };
