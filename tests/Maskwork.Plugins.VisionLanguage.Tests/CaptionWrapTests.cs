@@ -14,7 +14,10 @@ public class CaptionWrapTests
         Assert.All(pieces, p => Assert.True(p.Length <= width, $"'{p}' is longer than {width}"));
         Assert.All(pieces.Skip(1), p => Assert.StartsWith("       ", p));
         Assert.Equal(line.Replace(" ", ""), string.Concat(pieces).Replace(" ", ""));
-        Assert.Equal(line.Length <= width ? 1 : pieces.Count, pieces.Count);
-        if (line.Length > width) Assert.True(pieces.Count > 1);
+        Assert.Equal(line.Length <= width, pieces.Count == 1);
+        // Where every word fits a piece, no word is broken: the pieces hold the line's words in order.
+        var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words.All(w => w.Length <= width - 7))
+            Assert.Equal(words, pieces.SelectMany(p => p.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
     }
 }

@@ -1,4 +1,5 @@
 using Maskwork.Abstractions;
+using Maskwork.Backend.Data;
 using static TorchSharp.torch;
 
 namespace Maskwork.Backend.Tokenization;
@@ -33,25 +34,22 @@ public sealed class PartsTokenizer : ITokenizer
     public ITokenizer this[string name] => parts.First(p => p.Name == name).Tokenizer;
 
     /// <summary>
-    /// A per-sample transform of whole samples before their parts are tokenized, for what needs several parts at once
-    /// (recolouring an image's background under its silhouette); (sample, position in the batch) → sample. Its draws
-    /// must come from the sample's key (<see cref="Data.SampleRandom"/>). Runs while <see cref="AugmentWhile"/> says so.
+    /// A training-time transform of whole samples before their parts are tokenized, for what needs several parts at once
+    /// (recolouring an image's background under its silhouette); the data pipeline's contract, so its draws come from
+    /// each sample's key (<see cref="SampleRandom"/>). Runs while <see cref="AugmentWhile"/> says so.
     /// </summary>
-    public Func<MultiPartSample, int, MultiPartSample>? Augment { get; set; }
+    public ISampleAugment? Augment { get; set; }
 
     /// <summary>Whether to run <see cref="Augment"/> now (a recipe ties it to the encoder's training mode).</summary>
     public Func<bool> AugmentWhile { get; set; } = () => true;
 
     public TokenBatch Tokenize(IReadOnlyList<Sample> batch, Device device)
     {
+        if (Augment is not null && AugmentWhile()) batch = Augment.Apply(batch, 0);
         var multi = new MultiPartSample[batch.Count];
-        bool augment = Augment is not null && AugmentWhile();
         for (int i = 0; i < batch.Count; i++)
-        {
             multi[i] = batch[i] as MultiPartSample ?? throw new ArgumentException(
                 $"{batch[i].Source}: a {batch[i].GetType().Name} has no parts; this recipe needs samples with parts {string.Join(", ", Names)} (leave data.part unset)");
-            if (augment) multi[i] = Augment!(multi[i], i);
-        }
         var byName = new Dictionary<string, TokenBatch>(StringComparer.Ordinal);
         foreach (var (name, tokenizer) in parts)
             byName[name] = tokenizer.Tokenize(multi.Select(s => s.Part(name)).ToList(), device);

@@ -11,10 +11,13 @@ namespace Maskwork.Plugins.VisionLanguage.Readers;
 /// The old colour is the RGB of any pixel whose alpha is 0 (exactly the background there); a sample with no such
 /// pixel shows no background and is returned unchanged, as are samples without both parts.
 /// </summary>
-public static class BackgroundRecolour
+public sealed class BackgroundRecolour(long seed) : ISampleAugment
 {
+    public IReadOnlyList<Sample> Apply(IReadOnlyList<Sample> batch, long batchIndex) =>
+        batch.Select((s, i) => s is MultiPartSample m ? Apply(m, seed, i, batchIndex) : s).ToList();
+
     /// <summary><paramref name="sample"/> (parts <c>image</c> [3,S,S] and <c>alpha</c> [1,S,S], in [0,1]) on the colour its key draws.</summary>
-    public static MultiPartSample Apply(MultiPartSample sample, long seed, int position)
+    public static MultiPartSample Apply(MultiPartSample sample, long seed, int position, long batchIndex = 0)
     {
         if (!sample.Parts.TryGetValue("image", out var image) || !sample.Parts.TryGetValue("alpha", out var alphaPart)) return sample;
         int n = (int)alphaPart.ValueCount;
@@ -25,7 +28,7 @@ public static class BackgroundRecolour
         if (clear < 0) return sample;
         var rgb = new float[3 * n];
         image.CopyValuesTo(rgb);
-        long key = SampleRandom.Key(seed, sample, 0, position);
+        long key = SampleRandom.Key(seed, sample, batchIndex, position);
         for (int c = 0; c < 3; c++)
         {
             float shift = (float)SampleRandom.Uniform(key, c) - rgb[c * n + clear];
