@@ -23,7 +23,8 @@ namespace Maskwork.Bench.Cases;
 /// <c>vl/m3ae</c> against <c>image/mae</c> trained on exactly the same images (<c>data.part=image</c>) with the same
 /// steps, batch, patch size and mask ratio, and the random-init encoder. (3) <c>vl/multimae</c> (RGB + alpha + caption, Dirichlet budget) with the same steps and batch:
 /// silhouette IoU from RGB alone (alpha and caption fully masked) against a colour-threshold baseline (border-median
-/// background, threshold fitted on the training images), and caption-token accuracy with RGB and alpha fully shown
+/// background, threshold fitted on the training images; the model's alpha cut-off is fitted on the training images the
+/// same way, its IoU at 0.5 kept as <c>silhouette_iou_at_half</c>), and caption-token accuracy with RGB and alpha fully shown
 /// against fully hidden. <c>--run</c> picks the pieces (m3ae,mae,multimae); keys of pieces not run are null. Numbers are means over the seeds (per-seed values in <c>per_seed</c>).
 /// </summary>
 public sealed class VlEvalCase : IBenchCase
@@ -121,13 +122,18 @@ public sealed class VlEvalCase : IBenchCase
                 var multi = multiRecipe.Build(multiOptions, context);
                 var (mFirst, mLast) = Train(multiRecipe.Name, multi, multiRecipe.Training with { Steps = steps, Batch = batch, CheckpointEvery = steps + 1 }, seed, trainSet, multiClock);
                 row["multimae_train_s"] = multiClock.Elapsed.TotalSeconds; row["multimae_first_loss"] = mFirst; row["multimae_last_loss"] = mLast;
-                row["silhouette_iou"] = SilhouetteIou(multi, testSet);
+                // Both sides fit their cut-off on the training images (the symmetric protocol); the model's 0.5 is kept for reference.
+                var testMaps = SilhouetteMaps(multi, testSet);
+                double cutOff = FitCutOff(SilhouetteMaps(multi, trainSet));
+                row["silhouette_cut_off"] = cutOff;
+                row["silhouette_iou"] = MeanIou(testMaps, cutOff);
+                row["silhouette_iou_at_half"] = MeanIou(testMaps, 0.5);
                 double threshold = ColourThreshold.Fit(trainSet);
                 row["baseline_silhouette_iou"] = ColourThreshold.Iou(testSet, threshold);
                 row["baseline_threshold"] = threshold;
                 row["caption_token_accuracy"] = CaptionTokenAccuracy(multi, testSet, imageShown: true);
                 row["caption_token_accuracy_without_image"] = CaptionTokenAccuracy(multi, testSet, imageShown: false);
-                Console.Error.WriteLine($"  seed {seed} multimae: silhouette IoU {row["silhouette_iou"]:F3} vs colour threshold {row["baseline_silhouette_iou"]:F3} (t={threshold:F2}); caption tokens {row["caption_token_accuracy"]:P1} with the image, {row["caption_token_accuracy_without_image"]:P1} without ({clock.Elapsed.TotalSeconds:F0}s)");
+                Console.Error.WriteLine($"  seed {seed} multimae: silhouette IoU {row["silhouette_iou"]:F3} (cut-off {cutOff:F2}; {row["silhouette_iou_at_half"]:F3} at 0.5) vs colour threshold {row["baseline_silhouette_iou"]:F3} (t={threshold:F2}); caption tokens {row["caption_token_accuracy"]:P1} with the image, {row["caption_token_accuracy_without_image"]:P1} without ({clock.Elapsed.TotalSeconds:F0}s)");
                 if (seed == seeds[0]) Picture(multi, testSet, args.String("multimae-picture", "vl-eval-multimae.png"));
             }
             perSeed.Add(row);
@@ -141,7 +147,7 @@ public sealed class VlEvalCase : IBenchCase
             recall_at_1 = Mean("recall_at_1"), recall_at_5 = Mean("recall_at_5"), recall_at_10 = Mean("recall_at_10"),
             masked_image_recall_at_5 = Mean("masked_image_recall_at_5"), chance_recall_at_5 = Mean("chance_recall_at_5"),
             m3ae_probe_accuracy = Mean("m3ae_probe_accuracy"), mae_probe_accuracy = Mean("mae_probe_accuracy"), random_probe_accuracy = Mean("random_probe_accuracy"),
-            silhouette_iou = Mean("silhouette_iou"), baseline_silhouette_iou = Mean("baseline_silhouette_iou"),
+            silhouette_iou = Mean("silhouette_iou"), silhouette_iou_at_half = Mean("silhouette_iou_at_half"), baseline_silhouette_iou = Mean("baseline_silhouette_iou"),
             caption_token_accuracy = Mean("caption_token_accuracy"), caption_token_accuracy_without_image = Mean("caption_token_accuracy_without_image"),
             m3ae_train_s = Mean("m3ae_train_s"), mae_train_s = Mean("mae_train_s"), multimae_train_s = Mean("multimae_train_s"), wall_s = clock.Elapsed.TotalSeconds,
             per_seed = perSeed,
@@ -263,14 +269,17 @@ public sealed class VlEvalCase : IBenchCase
 
     static MaskPlan Hide(long b, long n) => MaskPlan.FromDense(ones(b, n, dtype: ScalarType.Bool));
 
-    /// <summary>MultiMAE's silhouette from RGB alone (alpha and caption fully masked): mean IoU of predicted alpha &gt; 0.5 against alpha &gt; 0.5.</summary>
-    static double SilhouetteIou(ModelParts parts, List<Sample> test)
+    /// <summary>
+    /// MultiMAE's silhouette from RGB alone (alpha and caption fully masked): each pixel's predicted alpha probability and
+    /// whether its true alpha is &gt; 0.5, per image.
+    /// </summary>
+    static List<(float[] Probability, bool[] Truth)> SilhouetteMaps(ModelParts parts, List<Sample> set)
     {
         using var held = new Maskwork.Backend.Nn.HeldScalars(); // no temporary Scalars in a long loop (Held.cs)
         var objective = (MultiMaeObjective)parts.Objective;
         var tokenizer = (Maskwork.Backend.Tokenization.PartsTokenizer)parts.Tokenizer;
-        double sum = 0;
-        foreach (var chunk in test.Chunk(128))
+        var maps = new List<(float[], bool[])>();
+        foreach (var chunk in set.Chunk(128))
         {
             using var scope = NewDisposeScope();
             var tokens = parts.Tokenizer.Tokenize(chunk, CPU);
@@ -280,14 +289,21 @@ public sealed class VlEvalCase : IBenchCase
             var plan = none with { Parts = new Dictionary<string, MaskPlan> { ["image"] = none, ["alpha"] = Hide(b, alpha.TokenCount), ["text"] = Hide(b, tokens.Parts["text"].TokenCount) } };
             MultiMaePrediction p;
             using (no_grad()) p = objective.Predict(tokens, plan, parts.Encoder.Encode(tokens, plan), out _);
-            var predicted = tokenizer["alpha"].Detokenize(p.AlphaLogits.sigmoid(), alpha).gt(held[0.5]).reshape(b, -1);
-            var truth = tokenizer["alpha"].Detokenize(alpha.Tokens, alpha).gt(held[0.5]).reshape(b, -1);
-            var inter = predicted.logical_and(truth).sum(1).to_type(ScalarType.Float64);
-            var union = predicted.logical_or(truth).sum(1).to_type(ScalarType.Float64);
-            sum += where(union.gt(held[0]), inter.div(union.clamp_min(held[1])), ones_like(union)).sum().item<double>();
+            var probability = tokenizer["alpha"].Detokenize(p.AlphaLogits.sigmoid(), alpha).reshape(b, -1).contiguous().data<float>().ToArray();
+            var truth = tokenizer["alpha"].Detokenize(alpha.Tokens, alpha).gt(held[0.5]).reshape(b, -1).contiguous().data<bool>().ToArray();
+            int n = probability.Length / (int)b;
+            for (int i = 0; i < b; i++) maps.Add((probability[(i * n)..((i + 1) * n)], truth[(i * n)..((i + 1) * n)]));
         }
-        return sum / test.Count;
+        return maps;
     }
+
+    /// <summary>The cut-off of <see cref="CutOffGrid"/> that maximises mean IoU on <paramref name="train"/> (ties: nearest 0.5), as the baseline fits its threshold.</summary>
+    static double FitCutOff(List<(float[] Probability, bool[] Truth)> train) =>
+        CutOffGrid.OrderByDescending(t => train.Average(m => ColourThreshold.Iou(m, t))).ThenBy(t => Math.Abs(t - 0.5)).First();
+
+    static readonly double[] CutOffGrid = [.. Enumerable.Range(1, 19).Select(i => i * 0.05)];
+
+    static double MeanIou(List<(float[] Probability, bool[] Truth)> maps, double cutOff) => maps.Average(m => ColourThreshold.Iou(m, cutOff));
 
     /// <summary>MultiMAE's caption-token accuracy: every real caption token hidden once over <see cref="Masks"/> interleaved masks, with RGB and alpha fully shown or fully hidden.</summary>
     static double CaptionTokenAccuracy(ModelParts parts, List<Sample> test, bool imageShown)
@@ -364,12 +380,13 @@ public sealed class VlEvalCase : IBenchCase
             return (d, truth);
         }
 
-        static double Iou((float[] Distance, bool[] Truth) p, double threshold)
+        /// <summary>IoU of (score &gt; threshold) against the truth mask; an image with neither is a perfect 1.</summary>
+        public static double Iou((float[] Score, bool[] Truth) p, double threshold)
         {
             int inter = 0, union = 0;
-            for (int i = 0; i < p.Distance.Length; i++)
+            for (int i = 0; i < p.Score.Length; i++)
             {
-                bool f = p.Distance[i] > threshold, t = p.Truth[i];
+                bool f = p.Score[i] > threshold, t = p.Truth[i];
                 if (f && t) inter++;
                 if (f || t) union++;
             }
