@@ -60,6 +60,11 @@ public sealed class VlEvalCase : IBenchCase
             AlphaWeight = args.Double("alpha-weight", multiDefaults.AlphaWeight), AdapterDim = args.Int("adapter-dim", multiDefaults.AdapterDim),
             Recolour = args.String("recolour", multiDefaults.Recolour ? "true" : "false") == "true",
         };
+        // --score-masks: how many interleaved caption masks each pair is scored under (1 hides the whole caption at once);
+        // a list (2,1) scores the same model under each, the first giving the recall keys, the others recall_at_K_masks_N in per_seed.
+        var scoreMaskList = args.String("score-masks", Masks.ToString(CultureInfo.InvariantCulture)).Split(',').Select(m => int.Parse(m, CultureInfo.InvariantCulture)).ToArray();
+        if (scoreMaskList.Any(m => m < 1)) { Console.Error.WriteLine($"--score-masks takes counts of at least 1, got {args.String("score-masks", "")}"); return 1; }
+        int scoreMasks = scoreMaskList[0];
         var spec = new DataSpec(reader, root) { Options = recipe.DataOptions(options) };
         var clock = Stopwatch.StartNew();
         var issues = new DataIssueLog();
@@ -87,9 +92,12 @@ public sealed class VlEvalCase : IBenchCase
                 row["m3ae_train_s"] = seedClock.Elapsed.TotalSeconds; row["m3ae_first_loss"] = first; row["m3ae_last_loss"] = last;
                 ((TorchSharp.torch.nn.Module)random.Encoder).eval();
 
-                var r = Retrieval(parts, testSet);
-                foreach (var (k, v) in r) row[k] = v;
-                Console.Error.WriteLine($"  seed {seed} retrieval: R@1 {r["recall_at_1"]:P1} R@5 {r["recall_at_5"]:P1} R@10 {r["recall_at_10"]:P1}, masked image R@5 {r["masked_image_recall_at_5"]:P1}, chance {r["chance_recall_at_5"]:P1} ({clock.Elapsed.TotalSeconds:F0}s)");
+                foreach (int masks in scoreMaskList)
+                {
+                    var r = Retrieval(parts, testSet, masks);
+                    foreach (var (k, v) in r) row[masks == scoreMasks ? k : $"{k}_masks_{masks}"] = v;
+                    Console.Error.WriteLine($"  seed {seed} retrieval ({masks} caption mask(s)): R@1 {r["recall_at_1"]:P1} R@5 {r["recall_at_5"]:P1} R@10 {r["recall_at_10"]:P1}, masked image R@5 {r["masked_image_recall_at_5"]:P1}, chance {r["chance_recall_at_5"]:P1} ({clock.Elapsed.TotalSeconds:F0}s)");
+                }
                 if (seed == seeds[0]) Picture(parts, testSet, args.String("picture", "vl-eval-reconstructions.png"));
 
                 row["m3ae_probe_accuracy"] = ProbeAccuracy(parts, trainSet, trainY, testSet, testY, seed);
@@ -143,7 +151,7 @@ public sealed class VlEvalCase : IBenchCase
         BenchArgs.Emit(new
         {
             @case = Name, reader, seeds, steps, batch, train_pairs = trainSet.Count, test_pairs = testSet.Count, skipped = issues.Count,
-            run = run.Order().ToArray(), text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget, adapter_dim = multiOptions.AdapterDim, recolour = multiOptions.Recolour, subsets = multiOptions.SampleSubsets, alpha_weight = multiOptions.AlphaWeight,
+            run = run.Order().ToArray(), score_masks = scoreMaskList, text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget, adapter_dim = multiOptions.AdapterDim, recolour = multiOptions.Recolour, subsets = multiOptions.SampleSubsets, alpha_weight = multiOptions.AlphaWeight,
             recall_at_1 = Mean("recall_at_1"), recall_at_5 = Mean("recall_at_5"), recall_at_10 = Mean("recall_at_10"),
             masked_image_recall_at_5 = Mean("masked_image_recall_at_5"), chance_recall_at_5 = Mean("chance_recall_at_5"),
             m3ae_probe_accuracy = Mean("m3ae_probe_accuracy"), mae_probe_accuracy = Mean("mae_probe_accuracy"), random_probe_accuracy = Mean("random_probe_accuracy"),
@@ -185,9 +193,8 @@ public sealed class VlEvalCase : IBenchCase
     /// <summary>Interleaved caption masks each pair is scored under (token j hidden in mask j mod Masks).</summary>
     const int Masks = 2;
 
-    /// <summary>Per-sample caption loss [B] of <paramref name="batch"/> (image i with caption j), every real token hidden once over <see cref="Masks"/> interleaved masks.</summary>
-
-    static float[] CaptionLoss(ModelParts parts, List<Sample> batch, bool imageMasked)
+    /// <summary>Per-sample caption loss [B] of <paramref name="batch"/> (image i with caption j), every real token hidden once over <paramref name="masks"/> interleaved masks.</summary>
+    static float[] CaptionLoss(ModelParts parts, List<Sample> batch, bool imageMasked, int masks)
     {
         using var held = new Maskwork.Backend.Nn.HeldScalars(); // no temporary Scalars in a long loop (Held.cs)
         using var scope = NewDisposeScope();
@@ -199,9 +206,9 @@ public sealed class VlEvalCase : IBenchCase
         var total = new float[b];
         var real = text.Padding!.logical_not();
         var counts = real.sum(1).data<long>().ToArray();
-        for (int k = 0; k < Masks; k++)
+        for (int k = 0; k < masks; k++)
         {
-            var hide = (arange(nt, dtype: ScalarType.Int64).remainder(held.Int(Masks)).eq(held.Int(k))).unsqueeze(0).logical_and(real);
+            var hide = (arange(nt, dtype: ScalarType.Int64).remainder(held.Int(masks)).eq(held.Int(k))).unsqueeze(0).logical_and(real);
             var hidden = hide.sum(1).data<long>().ToArray();
             var plan = imagePlan with { Parts = new Dictionary<string, MaskPlan> { ["image"] = imagePlan, ["text"] = MaskPlan.FromDense(hide) } };
             using (no_grad()) objective.Compute(tokens, plan, parts.Encoder.Encode(tokens, plan));
@@ -218,15 +225,15 @@ public sealed class VlEvalCase : IBenchCase
         return new MultiPartSample(parts, "image", i.Label, i.Source);
     }
 
-    static Dictionary<string, double> Retrieval(ModelParts parts, List<Sample> test)
+    static Dictionary<string, double> Retrieval(ModelParts parts, List<Sample> test, int masks)
     {
         int n = test.Count;
         var captions = test.Select(s => ((TextSample)((MultiPartSample)s).Parts["text"]).Text).ToArray();
-        var prior = Batched(test, s => s, parts, imageMasked: true); // loss(caption j | no image)
+        var prior = Batched(test, s => s, parts, imageMasked: true, masks); // loss(caption j | no image)
         var score = new float[n, n];
         for (int i = 0; i < n; i++)
         {
-            var row = Batched(test, c => Pair(test[i], c), parts, imageMasked: false);
+            var row = Batched(test, c => Pair(test[i], c), parts, imageMasked: false, masks);
             for (int j = 0; j < n; j++) score[i, j] = row[j] - prior[j];
         }
         double Recall(int k, Func<int, int, float> s)
@@ -247,10 +254,10 @@ public sealed class VlEvalCase : IBenchCase
         };
     }
 
-    static float[] Batched(List<Sample> test, Func<Sample, Sample> make, ModelParts parts, bool imageMasked)
+    static float[] Batched(List<Sample> test, Func<Sample, Sample> make, ModelParts parts, bool imageMasked, int masks)
     {
         var result = new List<float>();
-        foreach (var chunk in test.Chunk(256)) result.AddRange(CaptionLoss(parts, chunk.Select(make).ToList(), imageMasked));
+        foreach (var chunk in test.Chunk(256)) result.AddRange(CaptionLoss(parts, chunk.Select(make).ToList(), imageMasked, masks));
         return result.ToArray();
     }
 
