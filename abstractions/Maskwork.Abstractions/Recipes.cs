@@ -151,6 +151,13 @@ public sealed record BuildContext(Device Device, DataSpec Data)
     public string? RunFolder { get; init; }
 
     /// <summary>
+    /// The run's seed, for randomness a recipe keys by sample rather than draws from torch's generator (clip starts,
+    /// background colours: functions of seed, epoch and index, so resume and probe see the same ones). The host sets
+    /// it; left unset, it is the seed torch's generator was last seeded with, which the host seeds with the run's.
+    /// </summary>
+    public long Seed { get; init; } = (long)TorchSharp.torch.random.initial_seed();
+
+    /// <summary>
     /// Builds the tokenizer registered as <paramref name="name"/> (<c>image/patches</c>) by any loaded plugin; throws
     /// <see cref="MissingComponentException"/> naming the plugin when none registered it.
     /// </summary>

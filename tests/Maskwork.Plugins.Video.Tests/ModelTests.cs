@@ -81,6 +81,23 @@ public sealed class ModelTests
     }
 
     [Fact]
+    public void Clips_are_keyed_by_the_build_context_seed_not_torch_s_generator()
+    {
+        var videos = Enumerable.Range(0, 4).Select(i => Ramp(40, 32, 1, i) with { Epoch = 3 }).ToList();
+        float[] Clips(long? seed, int torchSeed)
+        {
+            manual_seed(torchSeed);
+            var context = new BuildContext(CPU, new DataSpec("x", ""));
+            if (seed is { } s) context = context with { Seed = s };
+            var parts = new VideoMaeRecipe("video/videomae", "", Tiny).Build(Tiny, context);
+            return parts.Tokenizer.Tokenize(videos, CPU).Tokens.data<float>().ToArray();
+        }
+        Assert.Equal(Clips(11, 0), Clips(11, 99));  // the context's seed decides, whatever torch was seeded with
+        Assert.NotEqual(Clips(11, 0), Clips(12, 0));
+        Assert.Equal(Clips(11, 0), Clips(null, 11)); // unset: torch's last manual seed, as the host seeds it
+    }
+
+    [Fact]
     public void Dual_masking_encodes_the_tube_visible_set_and_scores_masked_and_kept_tokens()
     {
         manual_seed(0);

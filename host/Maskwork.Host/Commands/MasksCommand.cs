@@ -35,7 +35,7 @@ public sealed class MasksCommand(Workspace workspace)
         if (data.Samples.Count == 0) throw new CommandException($"{spec} produced no samples");
         manual_seed(job.Seed);
         ModelParts parts;
-        try { parts = recipe.Build(job.ModelOptions(recipe), new BuildContext(device, spec) { Tokenizers = workspace.Catalog.Registry }); }
+        try { parts = recipe.Build(job.ModelOptions(recipe), new BuildContext(device, spec) { Tokenizers = workspace.Catalog.Registry, Seed = job.Seed }); }
         catch (ArgumentException e) { throw new CommandException($"recipe {recipe.Name}: {e.Message}"); }
 
         using var scope = NewDisposeScope();

@@ -140,7 +140,7 @@ public sealed class TrainCommand(Workspace workspace)
         var spec = job.DataSpec("train");
         manual_seed(job.Seed);
         ModelParts parts;
-        try { parts = recipe.Build(job.ModelOptions(recipe), new BuildContext(device, spec) { Tokenizers = workspace.Catalog.Registry, RunFolder = run.Path }); }
+        try { parts = recipe.Build(job.ModelOptions(recipe), new BuildContext(device, spec) { Tokenizers = workspace.Catalog.Registry, RunFolder = run.Path, Seed = job.Seed }); }
         catch (ArgumentException e) { throw new CommandException($"recipe {recipe.Name}: {e.Message}"); }
 
         var data = await DataLoading.OpenAsync(spec, workspace.Catalog.Registry, workspace.Options.FailOnBadInput, ct);

@@ -75,7 +75,7 @@ public sealed class Workspace(IOptions<MaskworkOptions> options, PluginCatalog c
         var dev = Device(device ?? job.Device);
         var precision = Precision.Parse(job.Precision);
         manual_seed(job.Seed);
-        var parts = recipe.Build(job.ModelOptions(recipe), new BuildContext(dev, job.DataSpec()) { Tokenizers = catalog.Registry, RunFolder = run.Path });
+        var parts = recipe.Build(job.ModelOptions(recipe), new BuildContext(dev, job.DataSpec()) { Tokenizers = catalog.Registry, RunFolder = run.Path, Seed = job.Seed });
         var model = new MaskedModel(parts);
         if (!randomInit)
         {

@@ -112,8 +112,8 @@ public sealed class VideoMaeRecipe(string name, string description, VideoMaeOpti
         if (o.Channels is not (1 or 3)) throw new ArgumentException($"model.channels must be 1 or 3, got {o.Channels}");
         if (o.Frames % o.Tubelet != 0) throw new ArgumentException($"model.frames ({o.Frames}) must be a multiple of model.tubelet ({o.Tubelet})");
         if (o.Size % o.Patch != 0) throw new ArgumentException($"model.size ({o.Size}) must be a multiple of model.patch ({o.Patch})");
-        // Clips are keyed by the run's seed (the host seeds torch with it before building), the epoch and the sample index.
-        var clips = new ClipSampler(o.Frames, o.SamplingRate, (long)TorchSharp.torch.random.initial_seed());
+        // Clips are keyed by the run's seed, the epoch and the sample index.
+        var clips = new ClipSampler(o.Frames, o.SamplingRate, context.Seed);
         var tokenizer = new VideoTokenizer(clips, o.Size, o.Channels, o.Tubelet, o.Patch, o.Mean, o.Std);
         if (o.DecoderMasker == "running-cell" && (tokenizer.Layout.Dims[1] % 2 != 0 || tokenizer.Layout.Dims[2] % 2 != 0))
             throw new ArgumentException($"the running-cell decoder mask needs an even number of tubelets per side; size {o.Size} / patch {o.Patch} = {tokenizer.Layout.Dims[1]}");

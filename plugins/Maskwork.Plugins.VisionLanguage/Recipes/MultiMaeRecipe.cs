@@ -85,7 +85,7 @@ public sealed class MultiMaeRecipe : ImageTextRecipe<MultiMaeOptions>
         ], new TransformerShape(o.EncoderDim, o.EncoderDepth, o.EncoderHeads));
         if (o.Recolour)
         {
-            parts.Augment = new BackgroundRecolour((long)TorchSharp.torch.random.initial_seed()); // the host seeds torch with the run's seed before building
+            parts.Augment = new BackgroundRecolour(context.Seed);
             parts.AugmentWhile = () => encoder.training;
         }
         var objective = new MultiMaeObjective(o.EncoderDim, image.TokenDim, alpha.TokenDim, text.Vocabulary.Size,
