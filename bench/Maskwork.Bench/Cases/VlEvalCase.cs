@@ -18,8 +18,8 @@ namespace Maskwork.Bench.Cases;
 /// per seed: (1) retrieval on the held-out pairs — for each test image, every test caption is scored by the model's
 /// caption-reconstruction loss given the image (all patches visible; each real token hidden once, in two interleaved
 /// masks) minus the same loss with the image fully masked (the caption's own difficulty), recall@1/5/10 of the image's
-/// caption; the control ranks by the loss with the image fully masked (the same ranking for every image), and chance is
-/// K/N; (2) an image-only linear probe on the category (frozen mean-pooled encoder features of the image alone) for
+/// caption (captions with the same token ids count as one; by text in the <c>_by_text</c> keys); the control ranks by the loss with the image fully masked (the same ranking for every image), and chance is
+/// the probability that K captions drawn at random include the image's; (2) an image-only linear probe on the category (frozen mean-pooled encoder features of the image alone) for
 /// <c>vl/m3ae</c> against <c>image/mae</c> trained on exactly the same images (<c>data.part=image</c>) with the same
 /// steps, batch, patch size and mask ratio, and the random-init encoder. (3) <c>vl/multimae</c> (RGB + alpha + caption, Dirichlet budget) with the same steps and batch:
 /// silhouette IoU from RGB alone (alpha and caption fully masked) against a colour-threshold baseline (border-median
@@ -96,7 +96,7 @@ public sealed class VlEvalCase : IBenchCase
                 {
                     var r = Retrieval(parts, testSet, masks);
                     foreach (var (k, v) in r) row[masks == scoreMasks ? k : $"{k}_masks_{masks}"] = v;
-                    Console.Error.WriteLine($"  seed {seed} retrieval ({masks} caption mask(s)): R@1 {r["recall_at_1"]:P1} R@5 {r["recall_at_5"]:P1} R@10 {r["recall_at_10"]:P1}, masked image R@5 {r["masked_image_recall_at_5"]:P1}, chance {r["chance_recall_at_5"]:P1} ({clock.Elapsed.TotalSeconds:F0}s)");
+                    Console.Error.WriteLine($"  seed {seed} retrieval ({masks} caption mask(s), {r["distinct_captions"]} distinct token captions): R@1 {r["recall_at_1"]:P1} R@5 {r["recall_at_5"]:P1} R@10 {r["recall_at_10"]:P1}, masked image R@5 {r["masked_image_recall_at_5"]:P1}, chance {r["chance_recall_at_5"]:P1}; by text ({r["distinct_captions_by_text"]} distinct): R@5 {r["recall_at_5_by_text"]:P1}, masked image {r["masked_image_recall_at_5_by_text"]:P1}, chance {r["chance_recall_at_5_by_text"]:P1} ({clock.Elapsed.TotalSeconds:F0}s)");
                 }
                 if (seed == seeds[0]) Picture(parts, testSet, args.String("picture", "vl-eval-reconstructions.png"));
 
@@ -154,6 +154,7 @@ public sealed class VlEvalCase : IBenchCase
             run = run.Order().ToArray(), score_masks = scoreMaskList, text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget, adapter_dim = multiOptions.AdapterDim, recolour = multiOptions.Recolour, subsets = multiOptions.SampleSubsets, alpha_weight = multiOptions.AlphaWeight,
             recall_at_1 = Mean("recall_at_1"), recall_at_5 = Mean("recall_at_5"), recall_at_10 = Mean("recall_at_10"),
             masked_image_recall_at_5 = Mean("masked_image_recall_at_5"), chance_recall_at_5 = Mean("chance_recall_at_5"),
+            recall_at_5_by_text = Mean("recall_at_5_by_text"), masked_image_recall_at_5_by_text = Mean("masked_image_recall_at_5_by_text"), chance_recall_at_5_by_text = Mean("chance_recall_at_5_by_text"),
             m3ae_probe_accuracy = Mean("m3ae_probe_accuracy"), mae_probe_accuracy = Mean("mae_probe_accuracy"), random_probe_accuracy = Mean("random_probe_accuracy"),
             silhouette_iou = Mean("silhouette_iou"), silhouette_iou_at_half = Mean("silhouette_iou_at_half"), baseline_silhouette_iou = Mean("baseline_silhouette_iou"),
             caption_token_accuracy = Mean("caption_token_accuracy"), caption_token_accuracy_without_image = Mean("caption_token_accuracy_without_image"),
@@ -225,10 +226,17 @@ public sealed class VlEvalCase : IBenchCase
         return new MultiPartSample(parts, "image", i.Label, i.Source);
     }
 
+    /// <summary>
+    /// Recall@K of each image's caption. Captions with the same token ids count as one — the model cannot tell them apart
+    /// ("negative squared latin capital letter b" and "… letter o" both end in [UNK] when the training captions lack the
+    /// letters) — and chance is the exact probability that K captions drawn at random include one of the image's. The
+    /// same numbers with captions told apart by their text are kept with the suffix <c>_by_text</c>.
+    /// </summary>
     static Dictionary<string, double> Retrieval(ModelParts parts, List<Sample> test, int masks)
     {
         int n = test.Count;
-        var captions = test.Select(s => ((TextSample)((MultiPartSample)s).Parts["text"]).Text).ToArray();
+        var texts = test.Select(s => ((TextSample)((MultiPartSample)s).Parts["text"]).Text).ToArray();
+        var ids = TokenKeys(parts, test);
         var prior = Batched(test, s => s, parts, imageMasked: true, masks); // loss(caption j | no image)
         var score = new float[n, n];
         for (int i = 0; i < n; i++)
@@ -236,22 +244,49 @@ public sealed class VlEvalCase : IBenchCase
             var row = Batched(test, c => Pair(test[i], c), parts, imageMasked: false, masks);
             for (int j = 0; j < n; j++) score[i, j] = row[j] - prior[j];
         }
-        double Recall(int k, Func<int, int, float> s)
+        double Recall(int k, Func<int, int, float> s, string[] same)
         {
             int hits = 0;
             for (int i = 0; i < n; i++)
             {
                 var ranked = Enumerable.Range(0, n).OrderBy(j => s(i, j)).ThenBy(j => j).Take(k);
-                if (ranked.Any(j => captions[j] == captions[i])) hits++; // a duplicate caption counts as the image's own
+                if (ranked.Any(j => same[j] == same[i])) hits++;
             }
             return hits / (double)n;
         }
-        double chance = Enumerable.Range(0, n).Average(i => Math.Min(1.0, 5.0 * captions.Count(c => c == captions[i]) / n));
-        return new()
+        double Chance(int k, string[] same) => Enumerable.Range(0, n).Average(i =>
         {
-            ["recall_at_1"] = Recall(1, (i, j) => score[i, j]), ["recall_at_5"] = Recall(5, (i, j) => score[i, j]), ["recall_at_10"] = Recall(10, (i, j) => score[i, j]),
-            ["masked_image_recall_at_5"] = Recall(5, (i, j) => prior[j]), ["chance_recall_at_5"] = chance,
-        };
+            int d = same.Count(c => c == same[i]);
+            double none = 1;
+            for (int t = 0; t < k; t++) none *= Math.Max(0, n - d - t) / (double)(n - t);
+            return 1 - none;
+        });
+        var result = new Dictionary<string, double>();
+        foreach (var (same, suffix) in new[] { (ids, ""), (texts, "_by_text") })
+        {
+            result["recall_at_1" + suffix] = Recall(1, (i, j) => score[i, j], same);
+            result["recall_at_5" + suffix] = Recall(5, (i, j) => score[i, j], same);
+            result["recall_at_10" + suffix] = Recall(10, (i, j) => score[i, j], same);
+            result["masked_image_recall_at_5" + suffix] = Recall(5, (i, j) => prior[j], same);
+            result["chance_recall_at_5" + suffix] = Chance(5, same);
+            result["distinct_captions" + suffix] = same.Distinct().Count();
+        }
+        return result;
+    }
+
+    /// <summary>Each sample's caption as its token ids (what the model sees), one string per sample.</summary>
+    static string[] TokenKeys(ModelParts parts, List<Sample> set)
+    {
+        var keys = new List<string>();
+        foreach (var chunk in set.Chunk(256))
+        {
+            using var scope = NewDisposeScope();
+            var text = parts.Tokenizer.Tokenize(chunk, CPU).Parts!["text"];
+            long length = text.TokenCount;
+            var ids = text.Tokens.reshape(text.BatchSize, length).contiguous().data<long>().ToArray();
+            for (int i = 0; i < text.BatchSize; i++) keys.Add(string.Join(',', ids.AsSpan((int)(i * length), (int)length).ToArray()));
+        }
+        return keys.ToArray();
     }
 
     static float[] Batched(List<Sample> test, Func<Sample, Sample> make, ModelParts parts, bool imageMasked, int masks)
