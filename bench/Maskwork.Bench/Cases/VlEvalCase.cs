@@ -80,7 +80,7 @@ public sealed class VlEvalCase : IBenchCase
         foreach (int seed in seeds)
         {
             var row = new Dictionary<string, double>();
-            var context = new BuildContext(CPU, spec with { Split = "train" }) { Tokenizers = new Catalog() };
+            var context = new BuildContext(CPU, spec with { Split = "train" }) { Tokenizers = new Catalog(), Seed = seed }; // the seed keys MultiMAE's recolouring
             if (run.Contains("m3ae"))
             {
                 var seedClock = Stopwatch.StartNew();
@@ -339,13 +339,29 @@ public sealed class VlEvalCase : IBenchCase
         return maps;
     }
 
-    /// <summary>The cut-off of <see cref="CutOffGrid"/> that maximises mean IoU on <paramref name="train"/> (ties: nearest 0.5), as the baseline fits its threshold.</summary>
-    static double FitCutOff(List<(float[] Probability, bool[] Truth)> train) =>
-        CutOffGrid.OrderByDescending(t => train.Average(m => ColourThreshold.Iou(m, t))).ThenBy(t => Math.Abs(t - 0.5)).First();
+    /// <summary>The model's alpha cut-off: the one of a 0.05 grid that maximises mean IoU on the training maps (ties: nearest 0.5), as the baseline fits its threshold.</summary>
+    static double FitCutOff(List<(float[] Score, bool[] Truth)> train) => FitThreshold(train, CutOffGrid, t => Math.Abs(t - 0.5));
 
     static readonly double[] CutOffGrid = [.. Enumerable.Range(1, 19).Select(i => i * 0.05)];
 
-    static double MeanIou(List<(float[] Probability, bool[] Truth)> maps, double cutOff) => maps.Average(m => ColourThreshold.Iou(m, cutOff));
+    /// <summary>The threshold of <paramref name="grid"/> with the best mean IoU on <paramref name="maps"/>, ties to the lowest <paramref name="tie"/>.</summary>
+    static double FitThreshold(List<(float[] Score, bool[] Truth)> maps, double[] grid, Func<double, double> tie) =>
+        grid.OrderByDescending(t => MeanIou(maps, t)).ThenBy(tie).First();
+
+    static double MeanIou(List<(float[] Score, bool[] Truth)> maps, double threshold) => maps.Average(m => Iou(m, threshold));
+
+    /// <summary>IoU of (score &gt; threshold) against the truth mask; an image with neither is a perfect 1.</summary>
+    static double Iou((float[] Score, bool[] Truth) p, double threshold)
+    {
+        int inter = 0, union = 0;
+        for (int i = 0; i < p.Score.Length; i++)
+        {
+            bool f = p.Score[i] > threshold, t = p.Truth[i];
+            if (f && t) inter++;
+            if (f || t) union++;
+        }
+        return union == 0 ? 1 : inter / (double)union;
+    }
 
     /// <summary>MultiMAE's caption-token accuracy: every real caption token hidden once over <see cref="Masks"/> interleaved masks, with RGB and alpha fully shown or fully hidden.</summary>
     static double CaptionTokenAccuracy(ModelParts parts, List<Sample> test, bool imageShown)
@@ -385,13 +401,9 @@ public sealed class VlEvalCase : IBenchCase
     {
         static readonly double[] Grid = [.. Enumerable.Range(1, 40).Select(i => i * 0.0125)];
 
-        public static double Fit(List<Sample> train)
-        {
-            var pixels = train.Select(Distances).ToList();
-            return Grid.OrderByDescending(t => pixels.Average(p => Iou(p, t))).ThenBy(t => t).First();
-        }
+        public static double Fit(List<Sample> train) => FitThreshold(train.Select(Distances).ToList(), Grid, t => t);
 
-        public static double Iou(List<Sample> set, double threshold) => set.Select(Distances).Average(p => Iou(p, threshold));
+        public static double Iou(List<Sample> set, double threshold) => MeanIou(set.Select(Distances).ToList(), threshold);
 
         /// <summary>Each pixel's largest channel distance from the border-median background, and whether alpha &gt; 0.5.</summary>
         static (float[] Distance, bool[] Truth) Distances(Sample s)
@@ -420,19 +432,6 @@ public sealed class VlEvalCase : IBenchCase
                 truth[i] = alpha[i] > 0.5f;
             }
             return (d, truth);
-        }
-
-        /// <summary>IoU of (score &gt; threshold) against the truth mask; an image with neither is a perfect 1.</summary>
-        public static double Iou((float[] Score, bool[] Truth) p, double threshold)
-        {
-            int inter = 0, union = 0;
-            for (int i = 0; i < p.Score.Length; i++)
-            {
-                bool f = p.Score[i] > threshold, t = p.Truth[i];
-                if (f && t) inter++;
-                if (f || t) union++;
-            }
-            return union == 0 ? 1 : inter / (double)union;
         }
     }
 
