@@ -137,6 +137,19 @@ public class PerformancePathTests
     }
 
     [Fact]
+    public void Bf16_instructions_are_read_off_the_cpuinfo_flags_line()
+    {
+        Assert.True(Precision.HasBf16Flag(["processor\t: 0", "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile"]));
+        Assert.True(Precision.HasBf16Flag(["flags : fpu amx_bf16 amx_tile"]));
+        Assert.False(Precision.HasBf16Flag(["flags\t\t: fpu sse2 avx2 fma f16c avx512f avx512_vnni"]));
+        Assert.False(Precision.HasBf16Flag(["flags\t: avx512_bf16x", "flags\t: avx512_bf16"])); // the first flags line, whole words only
+        Assert.Null(Precision.HasBf16Flag(["processor\t: 0", "vendor_id\t: AuthenticAMD", "bugs\t: avx512_bf16"]));
+        // The warning: only bf16, only on the CPU, only where the flags say no.
+        Assert.Null(Precision.Bf16Warning(ScalarType.Float32, CPU));
+        Assert.Equal(Precision.CpuHasBf16 == false, Precision.Bf16Warning(ScalarType.BFloat16, CPU) is not null);
+    }
+
+    [Fact]
     public void Dense_as_pointwise_convolution_equals_linear_in_values_and_gradients()
     {
         manual_seed(4);

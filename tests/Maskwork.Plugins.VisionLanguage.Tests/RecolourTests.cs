@@ -59,5 +59,43 @@ public class RecolourTests
         Assert.True(parts.Tokenizer.Tokenize(batch, CPU).Tokens.eq(reader).all().item<bool>(), "evaluation sees the reader's colours");
         ((nn.Module)plain.Encoder).train();
         Assert.True(plain.Tokenizer.Tokenize(batch, CPU).Tokens.eq(reader).all().item<bool>(), "model.recolour=false never recolours");
+        manual_seed(0);
+        var flipped = new MultiMaeRecipe().Build(options with { Recolour = false, Flip = true }, Models.Context());
+        var mirrored = flipped.Tokenizer.Tokenize(batch, CPU).Tokens;
+        var expected = new MirrorParts(Models.Context().Seed).Apply(batch, 0);
+        Assert.True(mirrored.eq(plain.Tokenizer.Tokenize(expected, CPU).Tokens).all().item<bool>(), "model.flip mirrors as MirrorParts does");
+        Assert.False(mirrored.eq(reader).all().item<bool>(), "some of the four samples are mirrored");
+    }
+
+    [Fact]
+    public void MirroringFlipsRgbAndAlphaTogetherForAboutHalfTheSamplesKeyedByEpochAndIndex()
+    {
+        var s = Stamp(0, 0);
+        var mirrored = MirrorParts.Mirror(s);
+        foreach (var name in new[] { "image", "alpha" })
+        {
+            var shape = s.Parts[name].Shape;
+            int c = shape[0], h = shape[1], w = shape[2];
+            var (a, b) = (s.Parts[name].Values, mirrored.Parts[name].Values);
+            for (int ch = 0; ch < c; ch++)
+                for (int y = 0; y < h; y++)
+                    for (int x = 0; x < w; x++)
+                        Assert.Equal(a[(ch * h + y) * w + x], b[(ch * h + y) * w + (w - 1 - x)]);
+            Assert.NotEqual(a, b); // a stamp is not symmetric to the pixel
+        }
+        Assert.Equal(s.Parts["text"].Values, mirrored.Parts["text"].Values);
+        Assert.Equal((s.Index, s.Epoch, s.Split, s.Label, s.Source), (mirrored.Index, mirrored.Epoch, mirrored.Split, mirrored.Label, mirrored.Source));
+
+        // Over many epochs of the same stamp: about half flipped, the same epoch always the same way.
+        var augment = new MirrorParts(7);
+        int flipped = 0, epochs = 400;
+        for (int e = 0; e < epochs; e++)
+        {
+            var once = ((MultiPartSample)augment.Apply([Stamp(1, e)], 0)[0]).Parts["alpha"].Values;
+            var again = ((MultiPartSample)augment.Apply([Stamp(1, e)], 9)[0]).Parts["alpha"].Values;
+            Assert.Equal(once, again);
+            if (!once.SequenceEqual(Stamp(1, e).Parts["alpha"].Values)) flipped++;
+        }
+        Assert.InRange(flipped, epochs / 2 - 40, epochs / 2 + 40); // binomial(400, 0.5): ±4 s.d.
     }
 }

@@ -29,9 +29,11 @@ public sealed class Dense : nn.Module<Tensor, Tensor>
     /// Run fp32 products on the CPU as a 1×1 convolution over channels-last tokens, which libtorch hands
     /// to oneDNN (AVX-512 on any vendor) instead of the BLAS sgemm behind <c>linear</c> (MKL picks a
     /// slower path on AMD CPUs): same fp32 arithmetic, measured 1.7–2.6× faster forward+backward on
-    /// the MAE-Tiny shapes of the 2-core AMD EPYC bench machine (bench case <c>mae-ops</c>).
+    /// the MAE-Tiny shapes of the 2-core AMD EPYC bench machine (bench case <c>mae-ops</c>). Only with AVX-512: on an
+    /// AVX2-only EPYC (Zen 3) oneDNN's 1×1 backward is the slower one (mae-ops fwd+bwd 27 vs 17 ms, 50 vs 35 ms;
+    /// mae-step 1.45× slower), so there the default is <c>linear</c>.
     /// </summary>
-    public static bool ConvolutionGemm { get; set; } = true;
+    public static bool ConvolutionGemm { get; set; } = System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
 
     public override Tensor forward(Tensor x)
     {

@@ -15,14 +15,15 @@ namespace Maskwork.Bench.Cases;
 public sealed class MaeStepCase : IBenchCase
 {
     public string Name => "mae-step";
-    public string Summary => "MAE-Tiny/4 train step via the image plugin + Trainer (--precision fp32|bf16 --batch 128 --threads 2 --steps 20 --warmup 5 --workers 0|1|2 --attention auto|sdpa|batched --conv-gemm true|false --device cpu|cuda)";
+    public string Summary => "MAE-Tiny/4 train step via the image plugin + Trainer (--precision fp32|bf16 --batch 128 --threads 2 --steps 20 --warmup 5 --workers 0|1|2 --attention auto|sdpa|batched --conv-gemm auto|true|false --device cpu|cuda)";
 
     public Task<int> RunAsync(BenchArgs args)
     {
         MaeTiny.Threads(args);
         var precision = Precision.Parse(args.String("precision", "fp32"));
         int batch = args.Int("batch", 128), steps = args.Int("steps", 20), warmup = args.Int("warmup", 5);
-        Maskwork.Backend.Nn.Dense.ConvolutionGemm = args.String("conv-gemm", "true") != "false";
+        string convGemm = args.String("conv-gemm", "auto"); // auto: the Dense default (on with AVX-512)
+        if (convGemm != "auto") Maskwork.Backend.Nn.Dense.ConvolutionGemm = convGemm != "false";
         string attention = MaeTiny.Attention(args);
         var device = TorchRuntime.Select(args.String("device", "cpu")); // cuda: through the Libtorch setting (MASKWORK__LIBTORCH), see gpu-check.sh
         var (gemm, gemmMm, gemmConv) = device.type == DeviceType.CPU ? MaeTiny.GemmPeak(precision) : (0.0, 0.0, 0.0); // no CPU GEMM peak to compare a GPU step with

@@ -47,6 +47,7 @@ public sealed class VlEvalCase : IBenchCase
         int steps = args.Int("steps", 1500), batch = args.Int("batch", 64);
         var seeds = args.String("seeds", "0,1").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         if (args.Value("threads") is not null) set_num_threads(args.Int("threads", 2));
+        if (args.Value("conv-gemm") is { } convGemm and not "auto") Maskwork.Backend.Nn.Dense.ConvolutionGemm = convGemm != "false";
         var run = args.String("run", "m3ae,mae,multimae").Split(',').ToHashSet(StringComparer.Ordinal);
         if (run.Except(["m3ae", "mae", "multimae"]).FirstOrDefault() is { } unknown) { Console.Error.WriteLine($"--run takes m3ae, mae, multimae (comma-separated), got '{unknown}'"); return 1; }
         var recipe = new M3aeRecipe();
@@ -59,6 +60,7 @@ public sealed class VlEvalCase : IBenchCase
         var multiOptions = multiDefaults with { Budget = args.Int("budget", multiDefaults.Budget), SampleSubsets = args.String("subsets", multiDefaults.SampleSubsets ? "true" : "false") == "true",
             AlphaWeight = args.Double("alpha-weight", multiDefaults.AlphaWeight), AdapterDim = args.Int("adapter-dim", multiDefaults.AdapterDim),
             Recolour = args.String("recolour", multiDefaults.Recolour ? "true" : "false") == "true",
+            Flip = args.String("flip", multiDefaults.Flip ? "true" : "false") == "true",
         };
         // --score-masks: how many interleaved caption masks each pair is scored under (1 hides the whole caption at once);
         // a list (2,1) scores the same model under each, the first giving the recall keys, the others recall_at_K_masks_N in per_seed.
@@ -151,7 +153,7 @@ public sealed class VlEvalCase : IBenchCase
         BenchArgs.Emit(new
         {
             @case = Name, reader, seeds, steps, batch, train_pairs = trainSet.Count, test_pairs = testSet.Count, skipped = issues.Count,
-            run = run.Order().ToArray(), score_masks = scoreMaskList, text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget, adapter_dim = multiOptions.AdapterDim, recolour = multiOptions.Recolour, subsets = multiOptions.SampleSubsets, alpha_weight = multiOptions.AlphaWeight,
+            run = run.Order().ToArray(), score_masks = scoreMaskList, text_weight = options.TextWeight, text_mask = options.TextMaskRatio, image_mask = options.ImageMaskRatio, budget = multiOptions.Budget, adapter_dim = multiOptions.AdapterDim, recolour = multiOptions.Recolour, flip = multiOptions.Flip, subsets = multiOptions.SampleSubsets, alpha_weight = multiOptions.AlphaWeight,
             recall_at_1 = Mean("recall_at_1"), recall_at_5 = Mean("recall_at_5"), recall_at_10 = Mean("recall_at_10"),
             masked_image_recall_at_5 = Mean("masked_image_recall_at_5"), chance_recall_at_5 = Mean("chance_recall_at_5"),
             recall_at_5_by_text = Mean("recall_at_5_by_text"), masked_image_recall_at_5_by_text = Mean("masked_image_recall_at_5_by_text"), chance_recall_at_5_by_text = Mean("chance_recall_at_5_by_text"),

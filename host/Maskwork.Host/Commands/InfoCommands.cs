@@ -104,7 +104,7 @@ public sealed class InfoCommands(Workspace workspace)
             {
                 using var a = ones(8, 8, dtype: ScalarType.BFloat16);
                 using var b = a.matmul(a);
-                bf16 = "ok";
+                bf16 = Precision.CpuHasBf16 == false ? "ok, emulated (this CPU has no bf16 instructions: slower than fp32)" : "ok";
             }
             catch (Exception e) { bf16 = "failed: " + e.Message.Split('\n')[0]; }
         }

@@ -137,6 +137,7 @@ public sealed class TrainCommand(Workspace workspace)
         }
         ScalarType precision;
         try { precision = Precision.Parse(job.Precision); } catch (ArgumentException e) { throw new UsageException(e.Message); }
+        if (writer && Precision.Bf16Warning(precision, device) is { } slow) { Console.Error.WriteLine("warning: " + slow); run.AppendLog("warning: " + slow); }
         var spec = job.DataSpec("train");
         manual_seed(job.Seed);
         ModelParts parts;

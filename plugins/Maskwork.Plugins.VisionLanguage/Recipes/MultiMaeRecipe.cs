@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using Maskwork.Abstractions;
+using Maskwork.Backend.Data;
 using Maskwork.Backend.Masking;
 using Maskwork.Backend.Nn;
 using Maskwork.Backend.Tokenization;
@@ -30,6 +31,8 @@ public sealed record MultiMaeOptions : IImageTextOptions
     public bool SampleSubsets { get; init; } = true;
     [Description("while training, recomposite each RGB on a background colour drawn per sample and epoch (seeded), so the silhouette has to be read off the colour contrast rather than memorised per stamp; evaluation sees the reader's colours")]
     public bool Recolour { get; init; } = true;
+    [Description("while training, mirror RGB and alpha together left–right with probability 0.5 per sample and epoch (seeded; MultiMAE flips all its modalities)")]
+    public bool Flip { get; init; }
     [Description("alpha loss: bce (binary cross-entropy on logits) or mse (on sigmoid)")]
     public string AlphaLoss { get; init; } = "bce";
     [Description("weight of the RGB MSE in the summed loss")]
@@ -83,9 +86,10 @@ public sealed class MultiMaeRecipe : ImageTextRecipe<MultiMaeOptions>
             ("alpha", new PatchInputAdapter(alpha.TokenDim, o.EncoderDim)),
             ("text", new TextInputAdapter(text.Vocabulary.Size, o.EncoderDim)),
         ], new TransformerShape(o.EncoderDim, o.EncoderDepth, o.EncoderHeads));
-        if (o.Recolour)
+        ISampleAugment[] augments = [.. o.Recolour ? [new BackgroundRecolour(context.Seed)] : Array.Empty<ISampleAugment>(), .. o.Flip ? [new MirrorParts(context.Seed)] : Array.Empty<ISampleAugment>()];
+        if (augments.Length > 0)
         {
-            parts.Augment = new BackgroundRecolour(context.Seed);
+            parts.Augment = augments.Length == 1 ? augments[0] : new AugmentChain(augments);
             parts.AugmentWhile = () => encoder.training;
         }
         var objective = new MultiMaeObjective(o.EncoderDim, image.TokenDim, alpha.TokenDim, text.Vocabulary.Size,
