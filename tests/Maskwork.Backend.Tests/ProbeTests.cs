@@ -25,4 +25,20 @@ public sealed class ProbeTests
         Assert.True(meanMax.narrow(1, 32, 32).allclose(latent.amax([1L]), rtol: 0, atol: 1e-6), "the second half is the max over tokens");
         Assert.True((meanMax.narrow(1, 32, 32) >= mean - 1e-6).all().item<bool>());
     }
+
+    [Fact]
+    public void A_layer_readout_is_the_embedding_at_zero_and_the_encoder_output_at_full_depth()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var parts = Synthetic.Parts();
+        var samples = Synthetic.Samples(6);
+        var layered = Assert.IsAssignableFrom<Maskwork.Backend.Nn.ILayeredEncoder>(parts.Encoder);
+        var output = Probe.Features(parts, samples, CPU, ScalarType.Float32, batch: 4);
+        var full = Probe.Features(parts, samples, CPU, ScalarType.Float32, new FeatureReadout(Layer: layered.Depth), batch: 4);
+        Assert.True(TensorAssert.Same(output, full), "layer = depth is the encoder's own output");
+        var embedding = Probe.Features(parts, samples, CPU, ScalarType.Float32, new FeatureReadout(Layer: 0), batch: 4);
+        Assert.False(embedding.allclose(output, rtol: 0, atol: 1e-3), "layer 0 is not the output");
+        Assert.Throws<ArgumentOutOfRangeException>(() => Probe.Features(parts, samples, CPU, ScalarType.Float32, new FeatureReadout(Layer: layered.Depth + 1)));
+    }
 }

@@ -152,6 +152,9 @@ public class CliProcessTests : IDisposable
         var badPool = MaskworkProcess.Run("probe", "--run", run, "--set", "probe.pool=median");
         Assert.Equal(2, badPool.ExitCode);
         Assert.Contains("probe.pool=mean|mean+max", badPool.Stderr);
+        var deep = MaskworkProcess.Run("probe", "--run", run, "--set", "probe.layer=99");
+        Assert.Equal(2, deep.ExitCode);
+        Assert.Contains("K must be 0", deep.Stderr);
 
         var list = MaskworkProcess.Run("runs", "--root", runs, "--json");
         Assert.True(list.ExitCode == 0, list.ToString());

@@ -106,9 +106,23 @@ public sealed class Transformer : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Blocks in the stack.</summary>
+    public int Depth => blocks.Count;
+
     public override Tensor forward(Tensor x)
     {
         foreach (var block in blocks) x = block.forward(x);
         return norm.forward(x);
+    }
+
+    /// <summary>
+    /// The residual stream after the first <paramref name="count"/> blocks (0: the input itself); the whole stack,
+    /// <see cref="Depth"/>, ends with the final norm as <see cref="forward"/> does.
+    /// </summary>
+    public Tensor Through(Tensor x, int count)
+    {
+        if (count < 0 || count > blocks.Count) throw new ArgumentOutOfRangeException(nameof(count), count, $"a stack of {blocks.Count} blocks");
+        for (int i = 0; i < count; i++) x = blocks[i].forward(x);
+        return count == blocks.Count ? norm.forward(x) : x;
     }
 }

@@ -8,10 +8,26 @@ namespace Maskwork.Backend.Nn;
 public sealed record TransformerShape(int Dim, int Depth, int Heads, double MlpRatio = 4.0);
 
 /// <summary>
+/// An encoder whose inner layers can be read out: a probe of block k instead of the last (MAE's and VideoMAE's
+/// linear probes read the last; with a shallow decoder the last blocks still do pixel work).
+/// </summary>
+public interface ILayeredEncoder : IEncoder
+{
+    /// <summary>Transformer blocks.</summary>
+    int Depth { get; }
+
+    /// <summary>
+    /// The visible tokens [B,Nv,D] after the embedding and the first <paramref name="blocks"/> blocks (0: the
+    /// embedding with positions); <see cref="Depth"/> gives <see cref="IEncoder.Encode"/>'s output, final norm included.
+    /// </summary>
+    Tensor EncodeThrough(TokenBatch tokens, MaskPlan plan, int blocks);
+}
+
+/// <summary>
 /// The default encoder for grid and sequence layouts (MAE): linear token embedding, fixed sin-cos
 /// positions, a pre-norm transformer over the visible tokens only.
 /// </summary>
-public sealed class VitEncoder : nn.Module, IEncoder
+public sealed class VitEncoder : nn.Module, ILayeredEncoder
 {
     readonly Dense embed;
     readonly Transformer transformer;
@@ -28,11 +44,16 @@ public sealed class VitEncoder : nn.Module, IEncoder
 
     public int Dim { get; }
 
-    public Encoded Encode(TokenBatch tokens, MaskPlan plan)
+    public int Depth => transformer.Depth;
+
+    public Encoded Encode(TokenBatch tokens, MaskPlan plan) => new(transformer.forward(Embed(tokens, plan)));
+
+    public Tensor EncodeThrough(TokenBatch tokens, MaskPlan plan, int blocks) => transformer.Through(Embed(tokens, plan), blocks);
+
+    Tensor Embed(TokenBatch tokens, MaskPlan plan)
     {
         var x = embed.forward(tokens.Tokens).Plus(positions.For(tokens.Layout, tokens.Tokens.device));
-        x = TokenOps.Gather(x, plan.Visible);
-        return new Encoded(transformer.forward(x));
+        return TokenOps.Gather(x, plan.Visible);
     }
 }
 

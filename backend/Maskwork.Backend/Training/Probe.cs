@@ -25,6 +25,12 @@ public enum FeaturePooling
     MeanMax,
 }
 
+/// <summary>
+/// Which features a probe reads: the pooling, and the encoder layer (<see langword="null"/>: the encoder's output;
+/// k: the tokens after its first k blocks, 0 the embedding — the encoder must be an <see cref="Nn.ILayeredEncoder"/>).
+/// </summary>
+public sealed record FeatureReadout(FeaturePooling Pooling = FeaturePooling.Mean, int? Layer = null);
+
 /// <summary>Probes on frozen features: linear (softmax regression) and k-NN (cosine, temperature-weighted votes).</summary>
 public static class Probe
 {
@@ -33,8 +39,20 @@ public static class Probe
         Features(parts, samples, device, precision, FeaturePooling.Mean, batch, progress);
 
     /// <summary>Pooled encoder features [N,D] (mean) or [N,2D] (mean and max) of every sample, all tokens visible, no gradients.</summary>
-    public static Tensor Features(ModelParts parts, IReadOnlyList<Sample> samples, TorchDevice device, ScalarType precision, FeaturePooling pooling, int batch = 256, IProgress<int>? progress = null)
+    public static Tensor Features(ModelParts parts, IReadOnlyList<Sample> samples, TorchDevice device, ScalarType precision, FeaturePooling pooling, int batch = 256, IProgress<int>? progress = null) =>
+        Features(parts, samples, device, precision, new FeatureReadout(pooling), batch, progress);
+
+    /// <summary>Pooled features of every sample read at <paramref name="readout"/>'s layer, all tokens visible, no gradients.</summary>
+    public static Tensor Features(ModelParts parts, IReadOnlyList<Sample> samples, TorchDevice device, ScalarType precision, FeatureReadout readout, int batch = 256, IProgress<int>? progress = null)
     {
+        var pooling = readout.Pooling;
+        Nn.ILayeredEncoder? layered = null;
+        if (readout.Layer is int k)
+        {
+            layered = parts.Encoder as Nn.ILayeredEncoder
+                ?? throw new ArgumentException($"{parts.Encoder.GetType().Name} does not read out its inner layers; probe its output (no layer)");
+            if (k < 0 || k > layered.Depth) throw new ArgumentOutOfRangeException(nameof(readout), k, $"layer must be 0…{layered.Depth} (the encoder has {layered.Depth} blocks)");
+        }
         var chunks = new List<Tensor>();
         using var _ = no_grad();
         using var __ = Devices.Precision.Use(precision);
@@ -44,8 +62,8 @@ public static class Probe
             using var scope = NewDisposeScope();
             var slice = samples.Skip(i).Take(batch).ToList();
             var tokens = parts.Tokenizer.Tokenize(slice, device);
-            var encoded = parts.Encoder.Encode(tokens, MaskPlan.None(tokens.BatchSize, tokens.TokenCount, device));
-            var latent = encoded.Latent.to_type(ScalarType.Float32);
+            var plan = MaskPlan.None(tokens.BatchSize, tokens.TokenCount, device);
+            var latent = (layered is null ? parts.Encoder.Encode(tokens, plan).Latent : layered.EncodeThrough(tokens, plan, readout.Layer!.Value)).to_type(ScalarType.Float32);
             var pooled = pooling == FeaturePooling.MeanMax ? cat([latent.mean([1L]), latent.amax([1L])], 1) : latent.mean([1L]);
             chunks.Add(pooled.cpu().MoveToOuterDisposeScope());
             progress?.Report(Math.Min(samples.Count, i + batch));

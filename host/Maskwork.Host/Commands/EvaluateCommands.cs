@@ -1,4 +1,5 @@
 using Maskwork.Abstractions;
+using Maskwork.Backend.Nn;
 using Maskwork.Backend.Training;
 using Maskwork.Host.Cli;
 using Maskwork.Host.Data;
@@ -8,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace Maskwork.Host.Commands;
 
-/// <summary>What <c>probe</c> is asked for. <paramref name="Sets"/>: <c>data.k=v</c> reader options over the run's own, <c>probe.batchnorm=true|false</c> and <c>probe.pool=mean|mean+max</c>.</summary>
+/// <summary>What <c>probe</c> is asked for. <paramref name="Sets"/>: <c>data.k=v</c> reader options over the run's own, <c>probe.batchnorm=true|false</c>, <c>probe.pool=mean|mean+max</c> and <c>probe.layer=K</c>.</summary>
 public sealed record ProbeArgs(string Run, string? Data = null, string Method = "linear", bool RandomInit = false, IReadOnlyList<string>? Sets = null);
 
 /// <summary>What <c>embed</c> is asked for.</summary>
@@ -28,18 +29,21 @@ public sealed class EvaluateCommands(Workspace workspace)
         bool randomInit = args.RandomInit;
         // probe.batchnorm: MAE's BatchNorm without affine parameters before the linear head (main_linprobe.py); on by default.
         // probe.pool: the mean of the tokens (MAE), or mean and max side by side (the point-cloud MAEs' linear SVM).
+        // probe.layer: the tokens after the encoder's first K blocks instead of its output (0 = the embedding).
         bool batchNorm = true;
         var pooling = FeaturePooling.Mean;
+        int? layer = null;
         var sets = new List<string>();
         foreach (var s in args.Sets ?? [])
         {
             if (!s.StartsWith("probe.", StringComparison.Ordinal)) { sets.Add(s); continue; }
             if (s.StartsWith("probe.batchnorm=", StringComparison.Ordinal) && bool.TryParse(s[16..], out batchNorm)) continue;
+            if (s.StartsWith("probe.layer=", StringComparison.Ordinal) && int.TryParse(s[12..], out int k) && k >= 0) { layer = k; continue; }
             pooling = s switch
             {
                 "probe.pool=mean" => FeaturePooling.Mean,
                 "probe.pool=mean+max" => FeaturePooling.MeanMax,
-                _ => throw new UsageException($"--set {s}: the probe's own options are probe.batchnorm=true|false and probe.pool=mean|mean+max"),
+                _ => throw new UsageException($"--set {s}: the probe's own options are probe.batchnorm=true|false, probe.pool=mean|mean+max and probe.layer=K (K ≥ 0 blocks)"),
             };
         }
         string pool = pooling == FeaturePooling.MeanMax ? "mean+max" : "mean";
@@ -52,13 +56,20 @@ public sealed class EvaluateCommands(Workspace workspace)
         if (train.Count == 0 || test.Count == 0)
             throw new CommandException($"{spec} has no labelled {(train.Count == 0 ? "train" : "test")} samples; a probe needs labels (sub-folder names for image-folder)");
 
+        var readout = new FeatureReadout(pooling, layer);
+        if (layer is int l)
+        {
+            if (model.Parts.Encoder is not ILayeredEncoder layered)
+                throw new UsageException($"--set probe.layer={l}: this run's encoder ({model.Parts.Encoder.GetType().Name}) does not read out its inner layers; leave probe.layer out");
+            if (l > layered.Depth) throw new UsageException($"--set probe.layer={l}: the encoder has {layered.Depth} blocks; K must be 0…{layered.Depth}");
+        }
         var (trainX, testX) = Progress.Run($"features for the {method} probe", train.Count + test.Count, "samples", p =>
-            (Probe.Features(model.Parts, train, device, precision, pooling, progress: p.Counter()),
-             Probe.Features(model.Parts, test, device, precision, pooling, progress: p.Counter(train.Count))));
+            (Probe.Features(model.Parts, train, device, precision, readout, progress: p.Counter()),
+             Probe.Features(model.Parts, test, device, precision, readout, progress: p.Counter(train.Count))));
         long[] trainY = train.Select(s => (long)s.Label!.Value).ToArray(), testY = test.Select(s => (long)s.Label!.Value).ToArray();
         double accuracy = method == "linear" ? Probe.Linear(trainX, trainY, testX, testY, job.Seed, new LinearProbeOptions { BatchNorm = batchNorm }) : Probe.Knn(trainX, trainY, testX, testY);
-        run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")}{(method == "linear" ? $" batchnorm={batchNorm}" : "")} pool={pool} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
-        var result = new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit, batchnorm = method == "linear" && batchNorm, pool };
+        run.AppendLog($"probe {method}{(randomInit ? " (random init)" : "")}{(method == "linear" ? $" batchnorm={batchNorm}" : "")} pool={pool}{(layer is int at ? $" layer={at}" : "")} on {spec}: accuracy {accuracy:F4} ({train.Count} train, {test.Count} test)");
+        var result = new { run = run.Path, method, accuracy = Math.Round(accuracy, 4), train_count = train.Count, test_count = test.Count, random_init = randomInit, batchnorm = method == "linear" && batchNorm, pool, layer };
         run.AppendEvaluation(Evaluation("probe", result, spec));
         output.Result(result,
             () => $"{method} probe{(randomInit ? " (random init)" : "")}: accuracy {accuracy:P2} on {test.Count} test samples ({train.Count} train)");

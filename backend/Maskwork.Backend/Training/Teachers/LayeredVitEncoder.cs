@@ -12,7 +12,7 @@ namespace Maskwork.Backend.Training;
 /// checkpoint of a <see cref="VitEncoder"/> run (e.g. image/mae) loads into it as a teacher, and its own checkpoints
 /// probe and fine-tune like any encoder.
 /// </summary>
-public sealed class LayeredVitEncoder : nn.Module, IEncoder
+public sealed class LayeredVitEncoder : nn.Module, ILayeredEncoder
 {
     readonly Dense embed;
     readonly BlockStack transformer;
@@ -40,6 +40,15 @@ public sealed class LayeredVitEncoder : nn.Module, IEncoder
     public int TokenDim { get; }
 
     public Encoded Encode(TokenBatch tokens, MaskPlan plan) => new(Layers(tokens, plan, keepBlocks: false).Output);
+
+    public Tensor EncodeThrough(TokenBatch tokens, MaskPlan plan, int blocks)
+    {
+        if (blocks < 0 || blocks > Depth) throw new ArgumentOutOfRangeException(nameof(blocks), blocks, $"an encoder of {Depth} blocks");
+        if (blocks == Depth) return Layers(tokens, plan, keepBlocks: false).Output;
+        var x = TokenOps.Gather(embed.forward(tokens.Tokens).Plus(positions.For(tokens.Layout, tokens.Tokens.device)), plan.Visible);
+        for (int i = 0; i < blocks; i++) x = transformer.blocks[i].forward(x);
+        return x;
+    }
 
     /// <summary>
     /// The final (normed) output [B,Nv,D] of the visible tokens and, with <paramref name="keepBlocks"/>, each block's
