@@ -41,4 +41,22 @@ public sealed class ProbeTests
         Assert.False(embedding.allclose(output, rtol: 0, atol: 1e-3), "layer 0 is not the output");
         Assert.Throws<ArgumentOutOfRangeException>(() => Probe.Features(parts, samples, CPU, ScalarType.Float32, new FeatureReadout(Layer: layered.Depth + 1)));
     }
+
+    [Fact]
+    public void The_teachers_layered_encoder_reads_every_layer_as_the_vit_it_was_loaded_from()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(6);
+        var parts = Synthetic.Parts();
+        var vit = (Maskwork.Backend.Nn.VitEncoder)parts.Encoder;
+        var layered = new LayeredVitEncoder(Synthetic.Dim, new Maskwork.Backend.Nn.TransformerShape(32, 2, 4));
+        layered.load_state_dict(vit.state_dict());
+        using var _ = no_grad();
+        var tokens = parts.Tokenizer.Tokenize(Synthetic.Samples(3), CPU);
+        var plan = MaskPlan.None(tokens.BatchSize, tokens.TokenCount, CPU);
+        for (int k = 0; k <= vit.Depth; k++)
+            Assert.True(TensorAssert.Same(vit.EncodeThrough(tokens, plan, k), layered.EncodeThrough(tokens, plan, k)), $"layer {k}");
+        Assert.True(TensorAssert.Same(vit.Encode(tokens, plan).Latent, layered.EncodeThrough(tokens, plan, layered.Depth)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => layered.EncodeThrough(tokens, plan, -1));
+    }
 }

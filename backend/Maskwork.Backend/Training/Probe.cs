@@ -46,13 +46,9 @@ public static class Probe
     public static Tensor Features(ModelParts parts, IReadOnlyList<Sample> samples, TorchDevice device, ScalarType precision, FeatureReadout readout, int batch = 256, IProgress<int>? progress = null)
     {
         var pooling = readout.Pooling;
-        Nn.ILayeredEncoder? layered = null;
-        if (readout.Layer is int k)
-        {
-            layered = parts.Encoder as Nn.ILayeredEncoder
-                ?? throw new ArgumentException($"{parts.Encoder.GetType().Name} does not read out its inner layers; probe its output (no layer)");
-            if (k < 0 || k > layered.Depth) throw new ArgumentOutOfRangeException(nameof(readout), k, $"layer must be 0…{layered.Depth} (the encoder has {layered.Depth} blocks)");
-        }
+        // The layer's range is the encoder's to check (EncodeThrough throws ArgumentOutOfRangeException).
+        var layered = readout.Layer is null ? null : parts.Encoder as Nn.ILayeredEncoder
+            ?? throw new ArgumentException($"{parts.Encoder.GetType().Name} does not read out its inner layers; probe its output (no layer)");
         var chunks = new List<Tensor>();
         using var _ = no_grad();
         using var __ = Devices.Precision.Use(precision);

@@ -45,7 +45,7 @@ public sealed class LayeredVitEncoder : nn.Module, ILayeredEncoder
     {
         if (blocks < 0 || blocks > Depth) throw new ArgumentOutOfRangeException(nameof(blocks), blocks, $"an encoder of {Depth} blocks");
         if (blocks == Depth) return Layers(tokens, plan, keepBlocks: false).Output;
-        var x = TokenOps.Gather(embed.forward(tokens.Tokens).Plus(positions.For(tokens.Layout, tokens.Tokens.device)), plan.Visible);
+        var x = Embed(tokens, plan);
         for (int i = 0; i < blocks; i++) x = transformer.blocks[i].forward(x);
         return x;
     }
@@ -56,8 +56,7 @@ public sealed class LayeredVitEncoder : nn.Module, ILayeredEncoder
     /// </summary>
     public (Tensor Output, IReadOnlyList<Tensor> Blocks) Layers(TokenBatch tokens, MaskPlan plan, bool keepBlocks = true)
     {
-        var x = embed.forward(tokens.Tokens).Plus(positions.For(tokens.Layout, tokens.Tokens.device));
-        x = TokenOps.Gather(x, plan.Visible);
+        var x = Embed(tokens, plan);
         var blocks = new List<Tensor>(keepBlocks ? Depth : 0);
         foreach (var block in transformer.blocks)
         {
@@ -66,6 +65,10 @@ public sealed class LayeredVitEncoder : nn.Module, ILayeredEncoder
         }
         return (transformer.norm.forward(x), blocks);
     }
+
+    /// <summary>The visible tokens embedded, with their fixed positions.</summary>
+    Tensor Embed(TokenBatch tokens, MaskPlan plan) =>
+        TokenOps.Gather(embed.forward(tokens.Tokens).Plus(positions.For(tokens.Layout, tokens.Tokens.device)), plan.Visible);
 
     /// <summary><see cref="Transformer"/>'s parameter layout (<c>blocks.i.*</c>, <c>norm.*</c>) with its blocks reachable.</summary>
     sealed class BlockStack : nn.Module
